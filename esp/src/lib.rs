@@ -1,0 +1,1 @@
+//! ESP data plane (RFC 4303). See docs/ARCHITECTURE.md.
