@@ -5,7 +5,22 @@
 //! injected randomness for deterministic tests, MODP arithmetic). Nothing here reads a clock or
 //! ambient randomness: every random byte comes from the caller's [`Random`].
 
-use crate::wire::{DhGroup, EncrId, IntegId, PrfId};
+mod auth;
+mod cipher;
+mod dh;
+mod integ;
+mod keys;
+mod nat;
+mod prf;
+mod random;
+
+pub use auth::psk_auth;
+pub use cipher::SkProtector;
+pub use dh::KeyExchange;
+pub use keys::{child_keymat, derive_ike_sa_keys, derive_rekeyed_ike_sa_keys, IkeSaKeys};
+pub use nat::nat_detection_hash;
+pub use random::{OsRandom, SeededRandom};
+
 use zeroize::Zeroizing;
 
 /// Key material: zeroized on drop, never printed.
@@ -54,7 +69,7 @@ pub enum CryptoError {
     Malformed(&'static str),
 }
 
-/// A pseudo-random function (RFC 7296 3.3.2 transform type 2).
+/// A pseudo-random function (RFC 7296 3.3.2 transform type 2). Implemented in `prf.rs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Prf {
     HmacSha1,
@@ -63,31 +78,8 @@ pub enum Prf {
     HmacSha512,
 }
 
-impl Prf {
-    pub fn from_id(id: PrfId) -> Result<Prf, CryptoError> {
-        let _ = id;
-        todo!("crypto")
-    }
-    pub fn id(self) -> PrfId {
-        todo!("crypto")
-    }
-    /// Output length in bytes (also the preferred key length, RFC 7296 2.14).
-    pub fn output_len(self) -> usize {
-        todo!("crypto")
-    }
-    /// prf(key, data[0] | data[1] | ...).
-    pub fn compute(self, key: &[u8], data: &[&[u8]]) -> Secret {
-        let _ = (key, data);
-        todo!("crypto")
-    }
-    /// prf+ (RFC 7296 2.13): `len` bytes of T1 | T2 | ..., at most 255 iterations.
-    pub fn prf_plus(self, key: &[u8], seed: &[&[u8]], len: usize) -> Result<Secret, CryptoError> {
-        let _ = (key, seed, len);
-        todo!("crypto")
-    }
-}
-
-/// Encryption for the SK payload (RFC 7296 3.14; RFC 5282 for GCM).
+/// Encryption for the SK payload (RFC 7296 3.14; RFC 5282 for GCM). Implemented in
+/// `cipher.rs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IkeCipher {
     /// AES-CBC with 128/192/256-bit keys; needs a separate integrity algorithm.
@@ -96,197 +88,13 @@ pub enum IkeCipher {
     AesGcm16 { key_bits: u16 },
 }
 
-impl IkeCipher {
-    /// From the negotiated ENCR transform and its Key Length attribute.
-    pub fn from_transform(id: EncrId, key_bits: Option<u16>) -> Result<IkeCipher, CryptoError> {
-        let _ = (id, key_bits);
-        todo!("crypto")
-    }
-    /// Bytes of key material prf+ must produce for SK_ei/SK_er (GCM: key + 4-byte salt).
-    pub fn keymat_len(self) -> usize {
-        todo!("crypto")
-    }
-    pub fn is_aead(self) -> bool {
-        matches!(self, IkeCipher::AesGcm16 { .. })
-    }
-}
-
-/// Integrity algorithm (transform type 3).
+/// Integrity algorithm (transform type 3). Implemented in `integ.rs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Integ {
     HmacSha1_96,
     HmacSha256_128,
     HmacSha384_192,
     HmacSha512_256,
-}
-
-impl Integ {
-    pub fn from_id(id: IntegId) -> Result<Integ, CryptoError> {
-        let _ = id;
-        todo!("crypto")
-    }
-    /// Key length in bytes (RFC 2404 / RFC 4868).
-    pub fn key_len(self) -> usize {
-        todo!("crypto")
-    }
-    /// Truncated ICV length in bytes.
-    pub fn icv_len(self) -> usize {
-        todo!("crypto")
-    }
-    /// Truncated HMAC over `data`.
-    pub fn compute(self, key: &[u8], data: &[&[u8]]) -> Vec<u8> {
-        let _ = (key, data);
-        todo!("crypto")
-    }
-}
-
-/// Seals and opens SK payloads for one direction of an IKE SA.
-pub struct SkProtector {
-    _private: (),
-}
-
-impl SkProtector {
-    /// `enc_key` is SK_ei or SK_er as prf+ produced it (GCM: key followed by 4-byte salt);
-    /// `integ` and `integ_key` (SK_ai/SK_ar) are None for AEAD ciphers.
-    pub fn new(
-        cipher: IkeCipher,
-        enc_key: &[u8],
-        integ: Option<Integ>,
-        integ_key: Option<&[u8]>,
-    ) -> Result<SkProtector, CryptoError> {
-        let _ = (cipher, enc_key, integ, integ_key);
-        todo!("crypto")
-    }
-    /// Length of the SK payload body (IV, padded ciphertext including the pad-length byte,
-    /// ICV) for `plaintext_len` bytes of inner payloads.
-    pub fn sealed_len(&self, plaintext_len: usize) -> usize {
-        let _ = plaintext_len;
-        todo!("crypto")
-    }
-    /// `message` is the whole encoded message whose last `sealed_len(plaintext.len())` bytes
-    /// are the SK body (content ignored). Writes IV, ciphertext and ICV there. The ICV covers
-    /// (CBC) or the AAD is (GCM) everything before it as RFC 7296 3.14 / RFC 5282 5 say.
-    pub fn seal(
-        &self,
-        rng: &mut dyn Random,
-        message: &mut [u8],
-        plaintext: &[u8],
-    ) -> Result<(), CryptoError> {
-        let _ = (rng, message, plaintext);
-        todo!("crypto")
-    }
-    /// `message` is the whole received message whose last `body_len` bytes are the SK body.
-    /// Verifies the ICV, decrypts, strips padding and returns the inner payload chain bytes.
-    pub fn open(&self, message: &[u8], body_len: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let _ = (message, body_len);
-        todo!("crypto")
-    }
-}
-
-/// An ephemeral key-exchange private value with its public value (RFC 7296 3.4).
-pub struct KeyExchange {
-    _private: (),
-}
-
-impl KeyExchange {
-    /// Refuses MODP768 (group 1) by design and names a replacement; Unsupported for unknown.
-    pub fn check_group(group: DhGroup) -> Result<(), CryptoError> {
-        let _ = group;
-        todo!("crypto")
-    }
-    pub fn generate(group: DhGroup, rng: &mut dyn Random) -> Result<KeyExchange, CryptoError> {
-        let _ = (group, rng);
-        todo!("crypto")
-    }
-    pub fn group(&self) -> DhGroup {
-        todo!("crypto")
-    }
-    /// The public value as it goes in the KE payload.
-    pub fn public_value(&self) -> &[u8] {
-        todo!("crypto")
-    }
-    /// Validate the peer's public value (length and RFC 6989 checks) and compute g^ir.
-    pub fn agree(&self, peer: &[u8]) -> Result<Secret, CryptoError> {
-        let _ = peer;
-        todo!("crypto")
-    }
-}
-
-/// The seven IKE SA keys (RFC 7296 2.14).
-#[derive(Debug)]
-pub struct IkeSaKeys {
-    pub sk_d: Secret,
-    pub sk_ai: Secret,
-    pub sk_ar: Secret,
-    pub sk_ei: Secret,
-    pub sk_er: Secret,
-    pub sk_pi: Secret,
-    pub sk_pr: Secret,
-}
-
-/// SKEYSEED = prf(Ni | Nr, g^ir) and the keys from prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)
-/// (RFC 7296 2.14). For PRFs with fixed key sizes the nonce halves are used as 2.14 says.
-pub fn derive_ike_sa_keys(
-    prf: Prf,
-    cipher: IkeCipher,
-    integ: Option<Integ>,
-    ni: &[u8],
-    nr: &[u8],
-    g_ir: &[u8],
-    spi_i: u64,
-    spi_r: u64,
-) -> Result<IkeSaKeys, CryptoError> {
-    let _ = (prf, cipher, integ, ni, nr, g_ir, spi_i, spi_r);
-    todo!("crypto")
-}
-
-/// Keys of an IKE SA created by rekeying (RFC 7296 2.18):
-/// SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's PRF.
-#[allow(clippy::too_many_arguments)]
-pub fn derive_rekeyed_ike_sa_keys(
-    old_prf: Prf,
-    old_sk_d: &[u8],
-    new_prf: Prf,
-    cipher: IkeCipher,
-    integ: Option<Integ>,
-    g_ir: &[u8],
-    ni: &[u8],
-    nr: &[u8],
-    spi_i: u64,
-    spi_r: u64,
-) -> Result<IkeSaKeys, CryptoError> {
-    let _ = (old_prf, old_sk_d, new_prf, cipher, integ, g_ir, ni, nr, spi_i, spi_r);
-    todo!("crypto")
-}
-
-/// KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr) (RFC 7296 2.17), `len` bytes. The caller splits
-/// it: initiator-to-responder encryption key then integrity key, then the same for the other
-/// direction.
-pub fn child_keymat(
-    prf: Prf,
-    sk_d: &[u8],
-    g_ir: Option<&[u8]>,
-    ni: &[u8],
-    nr: &[u8],
-    len: usize,
-) -> Result<Secret, CryptoError> {
-    let _ = (prf, sk_d, g_ir, ni, nr, len);
-    todo!("crypto")
-}
-
-/// AUTH for a pre-shared key (RFC 7296 2.15):
-/// prf(prf(PSK, "Key Pad for IKEv2"), RealMessage | NonceData | prf(SK_p, RestOfIDPayload)).
-/// `message` is the sender's IKE_SA_INIT message, `peer_nonce` the other side's nonce data,
-/// `sk_p` the sender's SK_pi/SK_pr and `id_body` from [`crate::wire::id_payload_body`].
-pub fn psk_auth(prf: Prf, psk: &[u8], message: &[u8], peer_nonce: &[u8], sk_p: &[u8], id_body: &[u8]) -> Vec<u8> {
-    let _ = (prf, psk, message, peer_nonce, sk_p, id_body);
-    todo!("crypto")
-}
-
-/// NAT_DETECTION_*_IP data: SHA-1(SPIi | SPIr | IP | port) (RFC 7296 2.23).
-pub fn nat_detection_hash(spi_i: u64, spi_r: u64, addr: std::net::SocketAddr) -> [u8; 20] {
-    let _ = (spi_i, spi_r, addr);
-    todo!("crypto")
 }
 
 /// Constant-time comparison for ICVs and AUTH values.

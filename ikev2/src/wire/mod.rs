@@ -4,8 +4,21 @@
 //! modules decode bytes into those types (checking every length once, never panicking,
 //! allocating at most in proportion to the input) and encode them back.
 
+mod chain;
+mod encrypted;
+mod header;
 pub mod ids;
+mod notify;
 pub mod payload;
+mod reader;
+mod sa;
+mod simple;
+mod ts;
+
+#[cfg(test)]
+mod tests;
+
+pub use chain::MAX_PAYLOADS;
 
 pub use ids::*;
 pub use payload::*;
@@ -31,35 +44,56 @@ pub enum DecodeError {
 /// Decode a complete IKE message (header and payload chain). The header's length must equal
 /// `bytes.len()`. SK/SKF payloads are returned sealed and must be the last payload.
 pub fn decode_message(bytes: &[u8]) -> Result<Message, DecodeError> {
-    let _ = bytes;
-    todo!("wire codec")
+    let header = header::decode(bytes)?;
+    // RFC 7296 3.1: Length is the "total message (header + payloads)" in octets.
+    if header.length as usize != bytes.len() {
+        return Err(DecodeError::BadLength {
+            field: "IKE header length",
+            value: header.length as usize,
+        });
+    }
+    let body = bytes.get(Header::LEN..).unwrap_or(&[]);
+    let payloads = chain::decode(header.next_payload, body, chain::Context::Outer)?;
+    Ok(Message { header, payloads })
 }
 
 /// Decode only the fixed header (for SPI lookup before anything else is parsed).
+///
+/// `bytes` may be the whole datagram or just its first 28 bytes: the length field is checked
+/// only to be at least 28 here, and against the datagram by `decode_message`. A major version
+/// other than 2 gives `DecodeError::Version` (answered with INVALID_MAJOR_VERSION, 3.1).
 pub fn decode_header(bytes: &[u8]) -> Result<Header, DecodeError> {
-    let _ = bytes;
-    todo!("wire codec")
+    header::decode(bytes)
 }
 
 /// Decode a payload chain starting with payload type `first` (e.g. the decrypted content
 /// of an SK payload). The chain must end exactly at the end of `bytes`.
+///
+/// SK and SKF payloads are refused here: they cannot nest (RFC 7296 3.14).
 pub fn decode_payloads(first: PayloadType, bytes: &[u8]) -> Result<Vec<Payload>, DecodeError> {
-    let _ = (first, bytes);
-    todo!("wire codec")
+    chain::decode(first, bytes, chain::Context::Inner)
 }
 
 /// Encode a payload chain; returns the type of the first payload (NONE if empty) and the
 /// bytes, with each generic header's next-payload and length filled in.
+///
+/// The encoder trusts its input to be a Repr the decoder could produce (e.g. SK/SKF only
+/// last, lengths that fit their 8/16-bit fields, TS addresses of their type's family).
 pub fn encode_payloads(payloads: &[Payload]) -> (PayloadType, Vec<u8>) {
-    let _ = payloads;
-    todo!("wire codec")
+    let mut out = Vec::new();
+    let first = chain::encode(payloads, &mut out);
+    (first, out)
 }
 
 /// Encode a whole message. `header.next_payload` and `header.length` are computed, not taken
 /// from the input.
 pub fn encode_message(message: &Message) -> Vec<u8> {
-    let _ = message;
-    todo!("wire codec")
+    let (first, body) = encode_payloads(&message.payloads);
+    let length = Header::LEN + body.len();
+    let mut out = Vec::with_capacity(length);
+    header::encode(&message.header, first, length as u32, &mut out);
+    out.extend_from_slice(&body);
+    out
 }
 
 /// The body of an ID payload as the AUTH computation signs it (RFC 7296 2.15:
