@@ -17,7 +17,9 @@ impl Integ {
                 what: "AUTH_HMAC_MD5_96 (integrity 1)".into(),
                 instead: "sha256 (AUTH_HMAC_SHA2_256_128)",
             }),
-            other => Err(CryptoError::Unsupported(format!("integrity algorithm {other}"))),
+            other => Err(CryptoError::Unsupported(format!(
+                "integrity algorithm {other}"
+            ))),
         }
     }
 

@@ -16,6 +16,8 @@ mod random;
 
 pub use auth::psk_auth;
 pub use cipher::SkProtector;
+#[doc(hidden)]
+pub use cipher::{aes_cbc_encrypt_blocks, aes_gcm_seal};
 pub use dh::KeyExchange;
 pub use keys::{child_keymat, derive_ike_sa_keys, derive_rekeyed_ike_sa_keys, IkeSaKeys};
 pub use nat::nat_detection_hash;

@@ -53,7 +53,11 @@ pub(crate) enum Context {
 }
 
 /// Decode the chain starting with type `first`; it must end exactly at the end of `bytes`.
-pub(crate) fn decode(first: PayloadType, bytes: &[u8], ctx: Context) -> Result<Vec<Payload>, DecodeError> {
+pub(crate) fn decode(
+    first: PayloadType,
+    bytes: &[u8],
+    ctx: Context,
+) -> Result<Vec<Payload>, DecodeError> {
     let mut r = Reader::new(bytes);
     let mut kind = first;
     let mut out = Vec::new();
@@ -64,10 +68,7 @@ pub(crate) fn decode(first: PayloadType, bytes: &[u8], ctx: Context) -> Result<V
         let next = PayloadType(r.u8()?);
         let critical = r.u8()? & CRITICAL != 0;
         let len = usize::from(r.u16()?);
-        if len < GENERIC_HEADER_LEN {
-            return Err(DecodeError::BadLength { field: "payload length", value: len });
-        }
-        let body = r.sub(len - GENERIC_HEADER_LEN, "payload length")?.rest();
+        let body = r.sub(len, GENERIC_HEADER_LEN, "payload length")?.rest();
         let payload = decode_body(kind, next, critical, body)?;
         if matches!(payload, Payload::Sk(_) | Payload::Skf(_)) {
             if ctx == Context::Inner {
@@ -88,7 +89,12 @@ pub(crate) fn decode(first: PayloadType, bytes: &[u8], ctx: Context) -> Result<V
     Ok(out)
 }
 
-fn decode_body(kind: PayloadType, next: PayloadType, critical: bool, body: &[u8]) -> Result<Payload, DecodeError> {
+fn decode_body(
+    kind: PayloadType,
+    next: PayloadType,
+    critical: bool,
+    body: &[u8],
+) -> Result<Payload, DecodeError> {
     Ok(match kind {
         PayloadType::SA => Payload::Sa(sa::decode(body)?),
         PayloadType::KE => Payload::Ke(simple::decode_ke(body)?),
@@ -108,7 +114,11 @@ fn decode_body(kind: PayloadType, next: PayloadType, critical: bool, body: &[u8]
         PayloadType::SKF => Payload::Skf(encrypted::decode_skf(next, body)?),
         // 3.2: a type we do not understand is kept with its critical bit; the state machine
         // skips it or answers UNSUPPORTED_CRITICAL_PAYLOAD.
-        kind => Payload::Unknown { kind, critical, body: body.to_vec() },
+        kind => Payload::Unknown {
+            kind,
+            critical,
+            body: body.to_vec(),
+        },
     })
 }
 
@@ -120,7 +130,9 @@ pub(crate) fn encode(payloads: &[Payload], out: &mut Vec<u8>) -> PayloadType {
         let next = match p {
             Payload::Sk(sk) => sk.first_inner,
             Payload::Skf(f) => f.first_inner,
-            _ => payloads.get(i + 1).map_or(PayloadType::NONE, Payload::payload_type),
+            _ => payloads
+                .get(i + 1)
+                .map_or(PayloadType::NONE, Payload::payload_type),
         };
         let start = out.len();
         out.push(next.0);
@@ -132,7 +144,9 @@ pub(crate) fn encode(payloads: &[Payload], out: &mut Vec<u8>) -> PayloadType {
         encode_body(p, out);
         out.patch_len16(len_at, start);
     }
-    payloads.first().map_or(PayloadType::NONE, Payload::payload_type)
+    payloads
+        .first()
+        .map_or(PayloadType::NONE, Payload::payload_type)
 }
 
 fn encode_body(p: &Payload, out: &mut Vec<u8>) {

@@ -29,9 +29,10 @@ use super::{DecodeError, ExchangeType, Flags, Header, PayloadType};
 /// `decode_message`'s job.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Header, DecodeError> {
     let mut r = Reader::new(bytes);
-    let fixed = r
-        .take(Header::LEN)
-        .map_err(|_| DecodeError::Truncated { need: Header::LEN, have: bytes.len() })?;
+    let fixed = r.take(Header::LEN).map_err(|_| DecodeError::Truncated {
+        need: Header::LEN,
+        have: bytes.len(),
+    })?;
     let mut r = Reader::new(fixed);
     let spi_i = r.u64()?;
     let spi_r = r.u64()?;
@@ -45,9 +46,21 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Header, DecodeError> {
         return Err(DecodeError::Version(version));
     }
     if (length as usize) < Header::LEN {
-        return Err(DecodeError::BadLength { field: "IKE header length", value: length as usize });
+        return Err(DecodeError::BadLength {
+            field: "IKE header length",
+            value: length as usize,
+        });
     }
-    Ok(Header { spi_i, spi_r, next_payload, version, exchange, flags, message_id, length })
+    Ok(Header {
+        spi_i,
+        spi_r,
+        next_payload,
+        version,
+        exchange,
+        flags,
+        message_id,
+        length,
+    })
 }
 
 /// Append the header with the given next payload and total length (both computed by the

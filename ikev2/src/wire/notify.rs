@@ -11,7 +11,12 @@ pub(crate) fn decode_notify(body: &[u8]) -> Result<Notify, DecodeError> {
     let kind = NotifyType(r.u16()?);
     let spi = r.take(spi_size)?.to_vec();
     let data = r.rest().to_vec();
-    Ok(Notify { protocol, spi, kind, data })
+    Ok(Notify {
+        protocol,
+        spi,
+        kind,
+        data,
+    })
 }
 
 /// Precondition: SPI at most 255 bytes.
@@ -36,14 +41,21 @@ pub(crate) fn decode_delete(body: &[u8]) -> Result<Delete, DecodeError> {
     }
     let size = usize::from(spi_size);
     if count * size != r.left() {
-        return Err(DecodeError::BadLength { field: "number of SPIs", value: count });
+        return Err(DecodeError::BadLength {
+            field: "number of SPIs",
+            value: count,
+        });
     }
     let mut spis = Vec::with_capacity(count);
     for _ in 0..count {
         spis.push(r.take(size)?.to_vec());
     }
     r.finish()?;
-    Ok(Delete { protocol, spi_size, spis })
+    Ok(Delete {
+        protocol,
+        spi_size,
+        spis,
+    })
 }
 
 /// Precondition: every SPI is `spi_size` bytes, at most 65535 of them.

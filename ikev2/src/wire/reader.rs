@@ -30,10 +30,10 @@ impl<'a> Reader<'a> {
         if n > have {
             return Err(DecodeError::Truncated { need: n, have });
         }
-        let out = self.buf.get(self.pos..self.pos + n).ok_or(DecodeError::Truncated {
-            need: n,
-            have,
-        })?;
+        let out = self
+            .buf
+            .get(self.pos..self.pos + n)
+            .ok_or(DecodeError::Truncated { need: n, have })?;
         self.pos += n;
         Ok(out)
     }
@@ -72,14 +72,22 @@ impl<'a> Reader<'a> {
         self.take(n).map(|_| ())
     }
 
-    /// A sub-reader over the next `len` bytes, for a substructure whose length field was
-    /// `len` (already excluding any header the caller consumed). `field` names the length
-    /// field in the error when it points past the parent.
-    pub(crate) fn sub(&mut self, len: usize, field: &'static str) -> Result<Reader<'a>, DecodeError> {
-        if len > self.left() {
-            return Err(DecodeError::BadLength { field, value: len });
+    /// A sub-reader for the rest of a substructure whose length field says `len` and whose
+    /// first `consumed` bytes (its header, holding that field) were already read. `field`
+    /// names the length field in the error when `len` is below `consumed` or points past
+    /// the parent; the error carries `len` as sent.
+    pub(crate) fn sub(
+        &mut self,
+        len: usize,
+        consumed: usize,
+        field: &'static str,
+    ) -> Result<Reader<'a>, DecodeError> {
+        let bad = DecodeError::BadLength { field, value: len };
+        let body = len.checked_sub(consumed).ok_or(bad.clone())?;
+        if body > self.left() {
+            return Err(bad);
         }
-        Ok(Reader::new(self.take(len)?))
+        Ok(Reader::new(self.take(body)?))
     }
 
     /// All bytes must have been consumed.
@@ -137,6 +145,12 @@ mod tests {
         assert_eq!(r.finish(), Err(DecodeError::TrailingBytes(1)));
         assert_eq!(r.u8(), Ok(3));
         assert_eq!(r.finish(), Ok(()));
-        assert_eq!(r.take(usize::MAX).unwrap_err(), DecodeError::Truncated { need: usize::MAX, have: 0 });
+        assert_eq!(
+            r.take(usize::MAX).unwrap_err(),
+            DecodeError::Truncated {
+                need: usize::MAX,
+                have: 0
+            }
+        );
     }
 }

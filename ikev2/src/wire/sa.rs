@@ -28,7 +28,9 @@ pub(crate) fn decode(body: &[u8]) -> Result<SaPayload, DecodeError> {
             (PROPOSAL_MORE, false) => continue,
             (LAST, false) => return Err(DecodeError::TrailingBytes(r.left())),
             (PROPOSAL_MORE, true) => {
-                return Err(DecodeError::Syntax("proposal says more follow but none does"))
+                return Err(DecodeError::Syntax(
+                    "proposal says more follow but none does",
+                ))
             }
             _ => return Err(DecodeError::Syntax("bad proposal Last Substruc value")),
         }
@@ -42,9 +44,12 @@ fn decode_proposal(r: &mut Reader<'_>) -> Result<(u8, Proposal), DecodeError> {
     r.skip(1)?;
     let len = usize::from(r.u16()?);
     if len < 8 {
-        return Err(DecodeError::BadLength { field: "proposal length", value: len });
+        return Err(DecodeError::BadLength {
+            field: "proposal length",
+            value: len,
+        });
     }
-    let mut p = r.sub(len - 4, "proposal length")?;
+    let mut p = r.sub(len, 4, "proposal length")?;
     let num = p.u8()?;
     let protocol = ProtocolId(p.u8()?);
     let spi_size = usize::from(p.u8()?);
@@ -53,20 +58,36 @@ fn decode_proposal(r: &mut Reader<'_>) -> Result<(u8, Proposal), DecodeError> {
     let mut transforms = Vec::new();
     while !p.is_empty() {
         if transforms.len() == count {
-            return Err(DecodeError::Syntax("more transforms than the proposal's count"));
+            return Err(DecodeError::Syntax(
+                "more transforms than the proposal's count",
+            ));
         }
         let (t_more, t) = decode_transform(&mut p)?;
         transforms.push(t);
         let is_last = transforms.len() == count;
         match (t_more, is_last) {
             (LAST, true) | (TRANSFORM_MORE, false) => {}
-            _ => return Err(DecodeError::Syntax("transform Last Substruc disagrees with count")),
+            _ => {
+                return Err(DecodeError::Syntax(
+                    "transform Last Substruc disagrees with count",
+                ))
+            }
         }
     }
     if transforms.len() != count {
-        return Err(DecodeError::Syntax("fewer transforms than the proposal's count"));
+        return Err(DecodeError::Syntax(
+            "fewer transforms than the proposal's count",
+        ));
     }
-    Ok((more, Proposal { num, protocol, spi, transforms }))
+    Ok((
+        more,
+        Proposal {
+            num,
+            protocol,
+            spi,
+            transforms,
+        },
+    ))
 }
 
 /// One transform substructure (3.3.2); returns its Last Substruc value with it.
@@ -75,9 +96,12 @@ fn decode_transform(r: &mut Reader<'_>) -> Result<(u8, Transform), DecodeError> 
     r.skip(1)?;
     let len = usize::from(r.u16()?);
     if len < 8 {
-        return Err(DecodeError::BadLength { field: "transform length", value: len });
+        return Err(DecodeError::BadLength {
+            field: "transform length",
+            value: len,
+        });
     }
-    let mut t = r.sub(len - 4, "transform length")?;
+    let mut t = r.sub(len, 4, "transform length")?;
     let kind = TransformType(t.u8()?);
     t.skip(1)?;
     let id = t.u16()?;
@@ -85,7 +109,14 @@ fn decode_transform(r: &mut Reader<'_>) -> Result<(u8, Transform), DecodeError> 
     while !t.is_empty() {
         attributes.push(decode_attribute(&mut t)?);
     }
-    Ok((more, Transform { kind, id, attributes }))
+    Ok((
+        more,
+        Transform {
+            kind,
+            id,
+            attributes,
+        },
+    ))
 }
 
 /// One data attribute (3.3.5).
@@ -93,10 +124,13 @@ fn decode_attribute(r: &mut Reader<'_>) -> Result<Attribute, DecodeError> {
     let af_type = r.u16()?;
     let ty = af_type & !AF_BIT;
     if af_type & AF_BIT != 0 {
-        Ok(Attribute::Tv { ty, value: r.u16()? })
+        Ok(Attribute::Tv {
+            ty,
+            value: r.u16()?,
+        })
     } else {
         let len = usize::from(r.u16()?);
-        let value = r.sub(len, "attribute length")?.rest().to_vec();
+        let value = r.sub(len, 0, "attribute length")?.rest().to_vec();
         Ok(Attribute::Tlv { ty, value })
     }
 }

@@ -2,7 +2,9 @@
 //! Identification (3.5), Certificate / Certificate Request (3.6/3.7), Authentication (3.8).
 
 use super::reader::{Reader, Writer};
-use super::{AuthMethod, AuthPayload, CertPayload, DecodeError, DhGroup, IdType, Identification, KePayload};
+use super::{
+    AuthMethod, AuthPayload, CertPayload, DecodeError, DhGroup, IdType, Identification, KePayload,
+};
 
 /// 3.4: Diffie-Hellman Group Num (2), RESERVED (2), Key Exchange Data. Empty data is
 /// rejected: no group has an empty public value.
@@ -14,7 +16,10 @@ pub(crate) fn decode_ke(body: &[u8]) -> Result<KePayload, DecodeError> {
     if data.is_empty() {
         return Err(DecodeError::Syntax("KE payload without key exchange data"));
     }
-    Ok(KePayload { group, data: data.to_vec() })
+    Ok(KePayload {
+        group,
+        data: data.to_vec(),
+    })
 }
 
 pub(crate) fn encode_ke(ke: &KePayload, out: &mut Vec<u8>) {
@@ -28,7 +33,10 @@ pub(crate) fn decode_id(body: &[u8]) -> Result<Identification, DecodeError> {
     let mut r = Reader::new(body);
     let id_type = IdType(r.u8()?);
     r.skip(3)?;
-    Ok(Identification { id_type, data: r.rest().to_vec() })
+    Ok(Identification {
+        id_type,
+        data: r.rest().to_vec(),
+    })
 }
 
 pub(crate) fn encode_id(id: &Identification, out: &mut Vec<u8>) {
@@ -39,7 +47,10 @@ pub(crate) fn encode_id(id: &Identification, out: &mut Vec<u8>) {
 pub(crate) fn decode_cert(body: &[u8]) -> Result<CertPayload, DecodeError> {
     let mut r = Reader::new(body);
     let encoding = r.u8()?;
-    Ok(CertPayload { encoding, data: r.rest().to_vec() })
+    Ok(CertPayload {
+        encoding,
+        data: r.rest().to_vec(),
+    })
 }
 
 pub(crate) fn encode_cert(c: &CertPayload, out: &mut Vec<u8>) {
@@ -52,7 +63,10 @@ pub(crate) fn decode_auth(body: &[u8]) -> Result<AuthPayload, DecodeError> {
     let mut r = Reader::new(body);
     let method = AuthMethod(r.u8()?);
     r.skip(3)?;
-    Ok(AuthPayload { method, data: r.rest().to_vec() })
+    Ok(AuthPayload {
+        method,
+        data: r.rest().to_vec(),
+    })
 }
 
 pub(crate) fn encode_auth(a: &AuthPayload, out: &mut Vec<u8>) {

@@ -39,9 +39,12 @@ fn decode_selector(r: &mut Reader<'_>) -> Result<TrafficSelector, DecodeError> {
         _ => return Err(DecodeError::Syntax("unknown traffic selector type")),
     };
     if len != want {
-        return Err(DecodeError::BadLength { field: "selector length", value: len });
+        return Err(DecodeError::BadLength {
+            field: "selector length",
+            value: len,
+        });
     }
-    let mut s = r.sub(len - 4, "selector length")?;
+    let mut s = r.sub(len, 4, "selector length")?;
     let start_port = s.u16()?;
     let end_port = s.u16()?;
     let (start, end) = if want == V4_LEN {
@@ -54,7 +57,14 @@ fn decode_selector(r: &mut Reader<'_>) -> Result<TrafficSelector, DecodeError> {
         (IpAddr::V6(Ipv6Addr::from(a)), IpAddr::V6(Ipv6Addr::from(b)))
     };
     s.finish()?;
-    Ok(TrafficSelector { ts_type, ip_protocol, start_port, end_port, start, end })
+    Ok(TrafficSelector {
+        ts_type,
+        ip_protocol,
+        start_port,
+        end_port,
+        start,
+        end,
+    })
 }
 
 /// Append a TS payload body. Precondition: at most 255 selectors, and each selector's

@@ -1,0 +1,129 @@
+//! AES-GCM for ESP (RFC 4106): nonce = 4-byte salt || 8-byte explicit IV (section 4), 16-byte
+//! ICV, key material = AES key || salt (section 8.1).
+//!
+//! AES-128/256-GCM use ring; ring has no AES-192-GCM, so that one uses RustCrypto `aes-gcm`.
+
+use aes_gcm::aead::consts::U12;
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::{AesGcm, KeyInit};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM, AES_256_GCM};
+use zeroize::Zeroizing;
+
+use crate::suite::AesKeySize;
+use crate::wipe::WipeOnDrop;
+
+/// ICV length of the `_16` GCM variant.
+pub(crate) const GCM_ICV_LEN: usize = 16;
+/// Salt length (RFC 4106 section 4).
+pub(crate) const SALT_LEN: usize = 4;
+
+type Aes192Gcm = AesGcm<aes_gcm::aes::Aes192, U12>;
+
+#[allow(clippy::large_enum_variant)] // one per SA, built once; inline keeps it in cache
+enum GcmKey {
+    Ring(WipeOnDrop<LessSafeKey>),
+    // Boxed once at SA creation (the key schedule and GHASH state are large); zeroized on
+    // drop by aes-gcm's `zeroize` feature.
+    Aes192(Box<Aes192Gcm>),
+}
+
+/// An AES-GCM key with its salt.
+pub(crate) struct GcmCipher {
+    key: GcmKey,
+    salt: Zeroizing<[u8; SALT_LEN]>,
+}
+
+/// The AEAD rejected the ICV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AuthFailed;
+
+impl GcmCipher {
+    /// `material` is the AES key followed by the 4-byte salt.
+    pub(crate) fn new(size: AesKeySize, material: &[u8]) -> Option<Self> {
+        let key_len = size.key_len();
+        if material.len() != key_len.checked_add(SALT_LEN)? {
+            return None;
+        }
+        let (key_bytes, salt_bytes) = material.split_at(key_len);
+        let mut salt = Zeroizing::new([0u8; SALT_LEN]);
+        salt.copy_from_slice(salt_bytes);
+        let key = match size {
+            AesKeySize::Aes128 => GcmKey::Ring(WipeOnDrop::new(LessSafeKey::new(
+                UnboundKey::new(&AES_128_GCM, key_bytes).ok()?,
+            ))),
+            AesKeySize::Aes256 => GcmKey::Ring(WipeOnDrop::new(LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, key_bytes).ok()?,
+            ))),
+            AesKeySize::Aes192 => {
+                GcmKey::Aes192(Box::new(Aes192Gcm::new_from_slice(key_bytes).ok()?))
+            }
+        };
+        Some(Self { key, salt })
+    }
+
+    fn nonce(&self, iv: &[u8; 8]) -> [u8; 12] {
+        let mut n = [0u8; 12];
+        let (s, i) = n.split_at_mut(SALT_LEN);
+        s.copy_from_slice(&self.salt[..]);
+        i.copy_from_slice(iv);
+        n
+    }
+
+    /// Encrypts `data` in place and returns the ICV.
+    pub(crate) fn seal(
+        &self,
+        iv: &[u8; 8],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> Result<[u8; GCM_ICV_LEN], AuthFailed> {
+        let nonce = self.nonce(iv);
+        match &self.key {
+            GcmKey::Ring(key) => {
+                let tag = key
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(aad),
+                        data,
+                    )
+                    .map_err(|_| AuthFailed)?;
+                let mut out = [0u8; GCM_ICV_LEN];
+                out.copy_from_slice(tag.as_ref());
+                Ok(out)
+            }
+            GcmKey::Aes192(key) => {
+                let tag = key
+                    .encrypt_inout_detached(&nonce.into(), aad, data.into())
+                    .map_err(|_| AuthFailed)?;
+                let mut out = [0u8; GCM_ICV_LEN];
+                out.copy_from_slice(tag.as_slice());
+                Ok(out)
+            }
+        }
+    }
+
+    /// Verifies `icv` and decrypts `data` in place; `data` is left unspecified on failure.
+    pub(crate) fn open(
+        &self,
+        iv: &[u8; 8],
+        aad: &[u8],
+        data: &mut [u8],
+        icv: &[u8; GCM_ICV_LEN],
+    ) -> Result<(), AuthFailed> {
+        let nonce = self.nonce(iv);
+        match &self.key {
+            GcmKey::Ring(key) => key
+                .open_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    Tag::from(*icv),
+                    data,
+                    0..,
+                )
+                .map(|_| ())
+                .map_err(|_| AuthFailed),
+            GcmKey::Aes192(key) => key
+                .decrypt_inout_detached(&nonce.into(), aad, data.into(), &(*icv).into())
+                .map_err(|_| AuthFailed),
+        }
+    }
+}

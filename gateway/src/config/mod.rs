@@ -1,0 +1,217 @@
+//! Configuration: a TOML file nested like strongSwan's swanctl.conf, validated into a typed,
+//! resolved [`Config`]. Every problem is reported at once ([`ConfigErrors`]), each naming the
+//! key path, the bad value (never a secret) and the fix.
+//!
+//! ```toml
+//! [connections.azure]
+//! remote_addrs = ["203.0.113.20"]
+//! local_id = "198.51.100.10"
+//! psk_file = "/etc/ipsecgw/azure.psk"
+//! profile = "azure-default"
+//! [connections.azure.children.vnet]
+//! local_ts = ["10.0.0.0/16"]
+//! remote_ts = ["10.1.0.0/16"]
+//! ```
+
+pub mod duration;
+mod error;
+mod identity;
+mod prefix;
+mod profile;
+mod raw;
+mod render;
+mod secret;
+mod validate;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use identity::Identity;
+pub use prefix::Prefix;
+pub use profile::profile_names;
+pub use secret::Psk;
+
+use ikev2::proposal::{EspProposalSpec, IkeProposalSpec};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the control socket lives unless `[daemon] control_socket` says otherwise.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/ipsecgw/control.sock";
+
+/// A validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+    /// In file order.
+    pub connections: Vec<Connection>,
+    /// Non-fatal findings (e.g. a world-readable psk_file); print them at startup.
+    pub warnings: Vec<String>,
+}
+
+/// `[daemon]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonConfig {
+    pub control_socket: PathBuf,
+    /// Prometheus `/metrics` listener; `None` = no HTTP listener (the default).
+    pub metrics_listen: Option<SocketAddr>,
+    /// A tracing filter directive (`info`, `debug`, `gateway=debug,info`, ...).
+    pub log_level: String,
+}
+
+/// Who starts the IKE SA (Azure's "connection mode").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Initiate and respond (Azure "Default").
+    Both,
+    /// Only initiate; ignore the peer's IKE_SA_INIT (Azure "ResponderOnly" on its side).
+    Initiator,
+    /// Only respond (Azure "InitiatorOnly" on its side).
+    Responder,
+}
+
+/// What to do with the connection at startup (swanctl `start_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartAction {
+    /// Initiate at startup.
+    Start,
+    /// Wait for the peer (or `ipsecgw initiate`).
+    None,
+}
+
+/// What to do when dead peer detection declares the peer dead (swanctl `dpd_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DpdAction {
+    /// Delete the SAs and stay down.
+    Clear,
+    /// Delete the SAs and initiate again.
+    Restart,
+    /// Delete the SAs only when the peer says so.
+    None,
+}
+
+/// TCP MSS clamping on the tunnel device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MssClamp {
+    /// Derived from the MTU: MTU - 40 for IPv4, MTU - 60 for IPv6.
+    Auto,
+    /// This MSS for IPv4 (IPv6 gets 20 less).
+    Fixed(u16),
+    Off,
+}
+
+/// IKE retransmission schedule: timeout * base^n for n in 0..tries (strongSwan's formula).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Retransmit {
+    pub timeout: Duration,
+    pub base: f64,
+    pub tries: u32,
+}
+
+impl Retransmit {
+    /// The delay before retransmission `n` (0 = first send) and the total time before giving up.
+    pub fn delay(&self, n: u32) -> Duration {
+        self.timeout.mul_f64(self.base.powi(n as i32))
+    }
+    /// Time from the first send until the exchange is declared failed.
+    pub fn give_up_after(&self) -> Duration {
+        (0..=self.tries).map(|n| self.delay(n)).sum()
+    }
+}
+
+/// IKE SA lifetime (swanctl semantics): rekey after `rekey_time` minus a random part of up to
+/// `rand_time`; hard expiry at `rekey_time + over_time`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    pub rekey_time: Duration,
+    pub over_time: Duration,
+    pub rand_time: Duration,
+}
+
+/// `[connections.NAME]`: one IKE SA to one peer.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub name: String,
+    /// The peer (Azure VPN Gateway public IP). At least one; the first is used.
+    pub remote_addrs: Vec<IpAddr>,
+    /// Addresses we bind; empty = any.
+    pub local_addrs: Vec<IpAddr>,
+    pub local_id: Identity,
+    pub remote_id: Identity,
+    pub psk: Psk,
+    /// The preset the proposals came from, if they did.
+    pub profile: Option<String>,
+    /// IKE proposals, our order of preference.
+    pub proposals: Vec<IkeProposalSpec>,
+    pub mode: Mode,
+    pub start_action: StartAction,
+    /// Force UDP encapsulation of ESP even without NAT (swanctl `encap`).
+    pub encap: bool,
+    pub lifetime: Lifetime,
+    /// Zero = no DPD (only retransmission detects a dead peer).
+    pub dpd_delay: Duration,
+    pub dpd_timeout: Duration,
+    pub dpd_action: DpdAction,
+    pub retransmit: Retransmit,
+    /// Tunnel (TUN) MTU.
+    pub mtu: u16,
+    pub mss_clamp: MssClamp,
+    pub tun_name: String,
+    /// In file order; at least one.
+    pub children: Vec<Child>,
+}
+
+impl Connection {
+    /// The MSS to clamp IPv4 TCP SYNs to, if clamping is on.
+    pub fn mss_ipv4(&self) -> Option<u16> {
+        match self.mss_clamp {
+            MssClamp::Auto => Some(self.mtu - 40),
+            MssClamp::Fixed(m) => Some(m),
+            MssClamp::Off => None,
+        }
+    }
+    /// The MSS to clamp IPv6 TCP SYNs to, if clamping is on.
+    pub fn mss_ipv6(&self) -> Option<u16> {
+        self.mss_ipv4().map(|m| m.saturating_sub(20))
+    }
+}
+
+/// CHILD_SA lifetime: rekey after `rekey_time` (less up to `rand_time`), expire at `life_time`,
+/// or after `life_bytes` / `life_packets` when set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChildLifetime {
+    pub rekey_time: Duration,
+    pub life_time: Duration,
+    pub rand_time: Duration,
+    pub life_bytes: Option<u64>,
+    pub life_packets: Option<u64>,
+}
+
+/// `[connections.NAME.children.CHILD]`: one CHILD_SA (tunnel mode).
+#[derive(Clone, Debug)]
+pub struct Child {
+    pub name: String,
+    pub local_ts: Vec<Prefix>,
+    pub remote_ts: Vec<Prefix>,
+    pub esp_proposals: Vec<EspProposalSpec>,
+    pub lifetime: ChildLifetime,
+    /// Anti-replay window in packets (0 = replay protection off).
+    pub replay_window: u32,
+}
+
+/// Reads and validates a configuration file. Relative `psk_file` paths are taken relative to
+/// the file's directory.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let mut text = std::fs::read_to_string(path).map_err(|e| {
+        let mut errs = ConfigErrors::default();
+        errs.push("", format!("cannot read {}: {e}", path.display()));
+        errs
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let result = parse(&text, base);
+    zeroize::Zeroize::zeroize(&mut text);
+    result
+}
+
+/// Validates configuration text; `base_dir` resolves relative `psk_file` paths.
+pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
+    validate::config(text, base_dir)
+}

@@ -1,0 +1,176 @@
+//! What the fast path reads per packet, published by the control plane without a lock.
+//!
+//! The control plane owns all changes: it builds a new [`InboundTable`] map or a new
+//! [`OutboundPath`] and publishes it with one atomic pointer swap (`ArcSwap`). Fast-path workers
+//! load the current snapshot once per batch. Make-before-break (RFC 7296 2.8): a new CHILD_SA's
+//! inbound SA is published before its outbound SA replaces the old one, and the old inbound SA
+//! stays in the table until it is deleted.
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Drop reasons counted by the gateway itself (the ESP layer counts its own per SA).
+#[derive(Debug, Default)]
+pub struct GatewayDrops {
+    /// A packet for the tunnel arrived from the TUN while no outbound SA was installed.
+    pub no_outbound_sa: AtomicU64,
+    /// ESP with an SPI we have no inbound SA for.
+    pub unknown_spi: AtomicU64,
+    /// Decrypted inner packet outside the CHILD_SA's traffic selectors (RFC 4301 5.2).
+    pub ts_mismatch: AtomicU64,
+    /// Inner packet larger than the tunnel MTU with DF set: ICMP sent back instead.
+    pub too_big: AtomicU64,
+    /// Encapsulation refused (SA expired, sequence numbers exhausted, no room).
+    pub encap_failed: AtomicU64,
+    /// UDP send failed.
+    pub send_failed: AtomicU64,
+    /// IKE datagrams from port 4500 dropped because the control plane's queue was full.
+    pub ike_queue_full: AtomicU64,
+    /// TUN write failed.
+    pub tun_write_failed: AtomicU64,
+}
+
+impl GatewayDrops {
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        vec![
+            ("no_outbound_sa", l(&self.no_outbound_sa)),
+            ("unknown_spi", l(&self.unknown_spi)),
+            ("ts_mismatch", l(&self.ts_mismatch)),
+            ("too_big", l(&self.too_big)),
+            ("encap_failed", l(&self.encap_failed)),
+            ("send_failed", l(&self.send_failed)),
+            ("ike_queue_full", l(&self.ike_queue_full)),
+            ("tun_write_failed", l(&self.tun_write_failed)),
+        ]
+    }
+}
+
+/// An inclusive address range from a traffic selector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrRange {
+    pub start: IpAddr,
+    pub end: IpAddr,
+}
+
+impl AddrRange {
+    pub fn contains(&self, a: IpAddr) -> bool {
+        match (self.start, self.end, a) {
+            (IpAddr::V4(s), IpAddr::V4(e), IpAddr::V4(x)) => s <= x && x <= e,
+            (IpAddr::V6(s), IpAddr::V6(e), IpAddr::V6(x)) => s <= x && x <= e,
+            _ => false,
+        }
+    }
+}
+
+/// Where and how to send ESP for one tunnel.
+pub struct OutboundPath {
+    pub sa: esp::OutboundSa,
+    /// The peer's ESP address (UDP 4500 after NAT-T).
+    pub remote: SocketAddr,
+    pub installed_at: Instant,
+}
+
+/// One inbound CHILD_SA and the tunnel its packets belong to.
+pub struct InboundPath {
+    pub sa: esp::InboundSa,
+    pub tunnel: usize,
+    /// Inner source addresses must fall in these (the peer's side).
+    pub remote_ts: Vec<AddrRange>,
+    /// Inner destination addresses must fall in these (our side).
+    pub local_ts: Vec<AddrRange>,
+    pub installed_at: Instant,
+}
+
+impl InboundPath {
+    /// RFC 4301 5.2: a decrypted packet must match the SA's selectors.
+    pub fn allows(&self, src: IpAddr, dst: IpAddr) -> bool {
+        self.remote_ts.iter().any(|r| r.contains(src)) && self.local_ts.iter().any(|r| r.contains(dst))
+    }
+}
+
+/// Per-tunnel state shared between the control plane and the fast path.
+pub struct TunnelPath {
+    pub name: String,
+    pub index: usize,
+    /// Current outbound SA, if any.
+    pub outbound: ArcSwapOption<OutboundPath>,
+    pub mtu: u16,
+    pub mss_v4: Option<u16>,
+    pub mss_v6: Option<u16>,
+    /// Source address for ICMP errors we generate toward inside hosts.
+    pub icmp_source_v4: Option<IpAddr>,
+    pub icmp_source_v6: Option<IpAddr>,
+    pub drops: GatewayDrops,
+    /// Bytes/packets of SAs already deleted, so totals survive rekeys.
+    pub retired_in: (AtomicU64, AtomicU64),
+    pub retired_out: (AtomicU64, AtomicU64),
+}
+
+impl TunnelPath {
+    pub fn new(name: String, index: usize, mtu: u16) -> Self {
+        TunnelPath {
+            name,
+            index,
+            outbound: ArcSwapOption::empty(),
+            mtu,
+            mss_v4: None,
+            mss_v6: None,
+            icmp_source_v4: None,
+            icmp_source_v6: None,
+            drops: GatewayDrops::default(),
+            retired_in: (AtomicU64::new(0), AtomicU64::new(0)),
+            retired_out: (AtomicU64::new(0), AtomicU64::new(0)),
+        }
+    }
+}
+
+/// SPI -> inbound SA, for every tunnel.
+#[derive(Default)]
+pub struct InboundTable {
+    map: ArcSwap<HashMap<u32, Arc<InboundPath>>>,
+}
+
+impl InboundTable {
+    pub fn get(&self, spi: u32) -> Option<Arc<InboundPath>> {
+        self.map.load().get(&spi).cloned()
+    }
+
+    /// A snapshot for a whole batch of lookups.
+    pub fn snapshot(&self) -> Arc<HashMap<u32, Arc<InboundPath>>> {
+        self.map.load_full()
+    }
+
+    /// Control plane only (single writer): publish a copy with `path` added.
+    pub fn insert(&self, path: InboundPath) {
+        let spi = path.sa.spi();
+        let mut next = HashMap::clone(&self.map.load());
+        next.insert(spi, Arc::new(path));
+        self.map.store(Arc::new(next));
+    }
+
+    /// Control plane only: publish a copy without `spi`; returns the removed SA.
+    pub fn remove(&self, spi: u32) -> Option<Arc<InboundPath>> {
+        let current = self.map.load();
+        if !current.contains_key(&spi) {
+            return None;
+        }
+        let mut next = HashMap::clone(&current);
+        let old = next.remove(&spi);
+        self.map.store(Arc::new(next));
+        old
+    }
+
+    pub fn spis_of_tunnel(&self, tunnel: usize) -> Vec<u32> {
+        self.map
+            .load()
+            .iter()
+            .filter(|(_, p)| p.tunnel == tunnel)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+}

@@ -1,0 +1,21 @@
+//! The gateway's packet I/O: TUN devices, batched UDP sockets, routes, network namespaces.
+//!
+//! Fast-path threads are plain std threads. Each owns its batch buffers ([`PacketBatch`],
+//! [`UdpRecvBatch`], [`GsoBatch`]) allocated once; reading and writing a batch costs no allocation,
+//! lock or syscall per packet. All fast-path descriptors are non-blocking: a thread reads until a
+//! read would block, flushes what it has, then parks in [`poll::wait_readable`] with a timeout
+//! and a shared [`poll::Waker`] so it notices shutdown promptly.
+
+pub mod nat_t;
+pub mod netns;
+pub mod packet_batch;
+pub mod poll;
+pub mod routes;
+pub mod tun;
+pub mod udp;
+pub mod udp_async;
+
+pub use packet_batch::{PacketBatch, PacketBuf};
+pub use poll::{Readiness, Waker};
+pub use tun::{Tun, TunConfig, TunOffload};
+pub use udp::{GsoBatch, OffloadStatus, UdpBatchSocket, UdpRecvBatch};

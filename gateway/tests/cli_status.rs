@@ -1,0 +1,123 @@
+//! Status rendering: golden text for a sample snapshot, and JSON round-trip.
+
+use gateway::control::protocol::*;
+use gateway::status::{render_json, render_text};
+
+pub fn sample() -> StatusSnapshot {
+    StatusSnapshot {
+        daemon: DaemonInfo {
+            version: "0.1.0".into(),
+            uptime_secs: 7380,
+            fast_path: "tun offload + udp gso/gro".into(),
+        },
+        tunnels: vec![
+            TunnelStatus {
+                name: "azure".into(),
+                state: TunnelState::Established,
+                local_addr: Some("172.31.5.10:4500".into()),
+                remote_addr: Some("203.0.113.20:4500".into()),
+                local_id: Some("198.51.100.10".into()),
+                remote_id: Some("203.0.113.20".into()),
+                nat_local: true,
+                nat_remote: false,
+                ike_sa: Some(IkeSaStatus {
+                    initiator_spi: "0123456789abcdef".into(),
+                    responder_spi: "fedcba9876543210".into(),
+                    we_initiated: true,
+                    suite: "aes256-sha256-prfsha256-modp1024".into(),
+                    age_secs: 3600,
+                    rekey_in_secs: Some(10800),
+                }),
+                child_sas: vec![ChildSaStatus {
+                    name: "vnet".into(),
+                    spi_in: "c1234567".into(),
+                    spi_out: "c7654321".into(),
+                    suite: "aes256gcm16".into(),
+                    udp_encap: true,
+                    age_secs: 1200,
+                    rekey_in_secs: Some(2400),
+                    bytes_in: 123456,
+                    bytes_out: 654321,
+                    packets_in: 789,
+                    packets_out: 987,
+                    local_ts: vec!["172.31.0.0/16".into()],
+                    remote_ts: vec!["10.1.0.0/16".into(), "10.2.0.0/16".into()],
+                }],
+                traffic: TrafficTotals {
+                    bytes_in: 1_000_000,
+                    bytes_out: 2_000_000,
+                    packets_in: 1000,
+                    packets_out: 2000,
+                },
+                drops: [("auth_failed".to_string(), 1), ("replay".to_string(), 3)].into(),
+                ike_rekeys: 2,
+                child_rekeys: 5,
+                dpd_failures: 0,
+                last_error: None,
+                peer_proposals: None,
+            },
+            TunnelStatus {
+                name: "azure-b".into(),
+                state: TunnelState::Connecting,
+                local_addr: Some("172.31.5.10:500".into()),
+                remote_addr: Some("203.0.113.21:500".into()),
+                local_id: Some("198.51.100.10".into()),
+                remote_id: Some("203.0.113.21".into()),
+                last_error: Some("NO_PROPOSAL_CHOSEN from peer".into()),
+                peer_proposals: Some("aes256gcm16-prfsha384-ecp384".into()),
+                dpd_failures: 1,
+                ..Default::default()
+            },
+        ],
+    }
+}
+
+const GOLDEN: &str = "\
+ipsecgw 0.1.0, up 2h03m, fast path: tun offload + udp gso/gro
+azure: ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
+  local  '198.51.100.10' @ 172.31.5.10:4500 [NAT]
+  remote '203.0.113.20' @ 203.0.113.20:4500
+  aes256-sha256-prfsha256-modp1024
+  established 1h00m ago, rekeying in 3h00m
+  vnet: INSTALLED, TUNNEL-in-UDP, ESP:aes256gcm16
+    installed 20m00s ago, rekeying in 40m00s
+    in  c1234567, 123456 bytes, 789 packets
+    out c7654321, 654321 bytes, 987 packets
+    local  172.31.0.0/16
+    remote 10.1.0.0/16 10.2.0.0/16
+  drops: auth_failed 1, replay 3
+  rekeys: ike 2, child 5; dpd failures: 0
+azure-b: CONNECTING
+  local  '198.51.100.10' @ 172.31.5.10:500
+  remote '203.0.113.21' @ 203.0.113.21:500
+  rekeys: ike 0, child 0; dpd failures: 1
+  last error: NO_PROPOSAL_CHOSEN from peer
+  peer proposed: aes256gcm16-prfsha384-ecp384
+";
+
+#[test]
+fn text_rendering_matches_golden() {
+    assert_eq!(render_text(&sample()), GOLDEN);
+}
+
+#[test]
+fn empty_daemon_says_so() {
+    let s = StatusSnapshot {
+        daemon: sample().daemon,
+        tunnels: vec![],
+    };
+    assert!(render_text(&s).ends_with("no connections configured\n"));
+}
+
+#[test]
+fn json_round_trips_with_stable_names() {
+    let s = sample();
+    let text = render_json(&s);
+    let back: StatusSnapshot = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, s);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["tunnels"][0]["state"], "established");
+    assert_eq!(v["tunnels"][0]["child_sas"][0]["spi_in"], "c1234567");
+    assert_eq!(v["tunnels"][0]["drops"]["replay"], 3);
+    assert_eq!(v["daemon"]["fast_path"], "tun offload + udp gso/gro");
+}

@@ -1,0 +1,355 @@
+//! The sans-IO endpoint: owns the peer configurations and every IKE SA, demultiplexes
+//! datagrams by SPI (RFC 7296 2.21.4: nothing is sent for unknown SPIs), and runs the timers.
+
+use crate::config::PeerConfig;
+use crate::crypto::Random;
+use crate::event::{DeleteReason, Event, PeerId, PeerStatus, SaPhase, Transmit};
+use crate::sa::ike_sa_init::{self, InitReply};
+use crate::sa::{informational, Ctx, IkeSa, Next};
+use crate::wire::{self, ExchangeType, Header};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest datagram we look at (an IKE message length is at most 2^32-1, but UDP carries at
+/// most 65535 bytes).
+const MAX_DATAGRAM: usize = 65_535;
+
+/// A context borrowing everything of the endpoint but its SA map.
+macro_rules! ctx {
+    ($s:ident, $now:expr) => {
+        Ctx {
+            now: $now,
+            rng: &mut *$s.rng,
+            transmits: &mut $s.transmits,
+            events: &mut $s.events,
+            spis: &mut $s.esp_spis,
+            errors: &mut $s.errors,
+            initial_contact: None,
+        }
+    };
+}
+
+/// Why `Endpoint::initiate` did nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InitiateError {
+    #[error("no such peer")]
+    UnknownPeer,
+    #[error("the peer is configured as responder only")]
+    ResponderOnly,
+    #[error("an IKE SA with this peer already exists or is being set up")]
+    AlreadyActive,
+    #[error("{0}")]
+    Config(String),
+}
+
+/// All IKE SAs of one gateway. See the crate documentation for the driving loop.
+pub struct Endpoint {
+    rng: Box<dyn Random + Send>,
+    peers: BTreeMap<PeerId, Arc<PeerConfig>>,
+    next_peer: u32,
+    /// Filed under our own SPI (SPIi as initiator, SPIr as responder).
+    sas: BTreeMap<u64, IkeSa>,
+    /// (initiator address, SPIi) -> our SPI, for IKE_SA_INIT retransmissions (RFC 7296 2.1).
+    half_open: HashMap<(SocketAddr, u64), u64>,
+    /// Inbound ESP SPIs in use.
+    esp_spis: BTreeSet<u32>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    errors: HashMap<PeerId, String>,
+}
+
+impl Endpoint {
+    pub fn new(rng: Box<dyn Random + Send>) -> Self {
+        Endpoint {
+            rng,
+            peers: BTreeMap::new(),
+            next_peer: 0,
+            sas: BTreeMap::new(),
+            half_open: HashMap::new(),
+            esp_spis: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            errors: HashMap::new(),
+        }
+    }
+
+    pub fn add_peer(&mut self, cfg: PeerConfig) -> PeerId {
+        let id = PeerId(self.next_peer);
+        self.next_peer = self.next_peer.wrapping_add(1);
+        self.peers.insert(id, Arc::new(cfg));
+        id
+    }
+
+    pub fn peer_config(&self, peer: PeerId) -> Option<&PeerConfig> {
+        self.peers.get(&peer).map(|c| &**c)
+    }
+
+    /// Forget a peer: its established IKE SA is deleted (DELETE sent), others dropped.
+    pub fn remove_peer(&mut self, now: Instant, peer: PeerId) {
+        self.terminate(now, peer);
+        self.peers.remove(&peer);
+        self.errors.remove(&peer);
+    }
+
+    /// Start IKE_SA_INIT towards the peer from `local` (our port-500 address; IKE_AUTH moves
+    /// to the same IP, port 4500, if a NAT is detected).
+    pub fn initiate(&mut self, now: Instant, peer: PeerId, local: SocketAddr) -> Result<(), InitiateError> {
+        let cfg = self.peers.get(&peer).ok_or(InitiateError::UnknownPeer)?.clone();
+        if !cfg.role.may_initiate() {
+            return Err(InitiateError::ResponderOnly);
+        }
+        if self
+            .sas
+            .values()
+            .any(|sa| sa.peer == peer && !matches!(sa.phase(), SaPhase::Closed | SaPhase::Deleting))
+        {
+            return Err(InitiateError::AlreadyActive);
+        }
+        let spi = self.fresh_ike_spi();
+        let mut ctx = ctx!(self, now);
+        match ike_sa_init::initiate(&mut ctx, peer, cfg, local, spi) {
+            Ok(sa) => {
+                self.sas.insert(spi, sa);
+                Ok(())
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                self.errors.insert(peer, msg.clone());
+                Err(InitiateError::Config(msg))
+            }
+        }
+    }
+
+    /// Delete the peer's IKE SAs: established ones with an INFORMATIONAL DELETE (events are
+    /// emitted at once), ones being set up are dropped.
+    pub fn terminate(&mut self, now: Instant, peer: PeerId) {
+        let spis: Vec<u64> = self.sas.iter().filter(|(_, sa)| sa.peer == peer).map(|(s, _)| *s).collect();
+        for spi in spis {
+            self.with_sa(now, spi, |sa, ctx| informational::delete_ike(sa, ctx, DeleteReason::Local));
+        }
+    }
+
+    /// Send an empty INFORMATIONAL to the peer's established IKE SA (RFC 7296 1.4; the
+    /// building block for dead peer detection). False if there is none.
+    pub fn check_liveness(&mut self, now: Instant, peer: PeerId) -> bool {
+        let spi = self
+            .sas
+            .iter()
+            .find(|(_, sa)| sa.peer == peer && sa.phase() == SaPhase::Established)
+            .map(|(s, _)| *s);
+        let mut sent = false;
+        if let Some(spi) = spi {
+            self.with_sa(now, spi, |sa, ctx| {
+                sent = informational::liveness_check(sa, ctx);
+                Next::Keep
+            });
+        }
+        sent
+    }
+
+    /// One received IKE datagram (without the non-ESP marker), arrived on `local` from `remote`.
+    pub fn handle(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, datagram: &[u8]) {
+        if datagram.len() > MAX_DATAGRAM {
+            return;
+        }
+        let Ok(h) = wire::decode_header(datagram) else {
+            return;
+        };
+        if h.version >> 4 != 2 {
+            return;
+        }
+        let new_sa_request = h.exchange == ExchangeType::IKE_SA_INIT && !h.flags.response();
+        if new_sa_request {
+            self.handle_init_request(now, local, remote, &h, datagram);
+            return;
+        }
+        // The I flag says who sent it (RFC 7296 3.1): from the original initiator, so our SPI
+        // is SPIr; otherwise it is SPIi.
+        let from_initiator = h.flags.initiator();
+        let our_spi = if from_initiator { h.spi_r } else { h.spi_i };
+        let Some(sa) = self.sas.get(&our_spi) else {
+            // RFC 7296 2.21.4: INVALID_IKE_SPI is optional; we never answer unknown SPIs.
+            return;
+        };
+        let peer_spi = if from_initiator { h.spi_i } else { h.spi_r };
+        let their_spi = if sa.initiator { sa.spi_r } else { sa.spi_i };
+        // Before IKE_SA_INIT completes the initiator does not know SPIr (error replies carry 0).
+        if sa.initiator == from_initiator || (their_spi != 0 && peer_spi != their_spi) {
+            return;
+        }
+        let Ok(msg) = wire::decode_message(datagram) else {
+            return;
+        };
+        self.with_sa(now, our_spi, |sa, ctx| sa.handle(ctx, &msg, datagram, local, remote));
+    }
+
+    fn handle_init_request(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, h: &Header, datagram: &[u8]) {
+        if !h.flags.initiator() || h.spi_i == 0 || h.spi_r != 0 || h.message_id != 0 {
+            return;
+        }
+        if let Some(spi) = self.half_open.get(&(remote, h.spi_i)) {
+            // A retransmission: replay our cached response if it is the same request.
+            if let Some(t) = self
+                .sas
+                .get(spi)
+                .and_then(|sa| sa.cached.as_ref())
+                .filter(|c| c.message_id == 0)
+                .and_then(|c| c.replay_for(datagram, local, remote))
+            {
+                self.transmits.push_back(t);
+            }
+            return;
+        }
+        // Candidates by the initiator's address; unknown senders get no answer at all.
+        let candidates: Vec<_> = self
+            .peers
+            .iter()
+            .filter(|(_, c)| c.remote.ip() == remote.ip())
+            .map(|(id, c)| (*id, c.clone()))
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let Ok(msg) = wire::decode_message(datagram) else {
+            return;
+        };
+        let spi_r = self.fresh_ike_spi();
+        let mut ctx = ctx!(self, now);
+        let reply = ike_sa_init::on_request(&mut ctx, candidates, &msg, datagram, local, remote, spi_r);
+        match reply {
+            InitReply::Drop => {}
+            InitReply::Stateless(t) => self.transmits.push_back(t),
+            InitReply::NewSa(sa) => {
+                if let Some(key) = sa.half_open_key {
+                    self.half_open.insert(key, spi_r);
+                }
+                self.sas.insert(spi_r, *sa);
+            }
+        }
+    }
+
+    /// Run `f` on the SA filed under `spi` with a context borrowing the rest of the endpoint,
+    /// then keep or drop it, and apply INITIAL_CONTACT.
+    fn with_sa(&mut self, now: Instant, spi: u64, f: impl FnOnce(&mut IkeSa, &mut Ctx<'_>) -> Next) {
+        let Some(mut sa) = self.sas.remove(&spi) else {
+            return;
+        };
+        let mut ctx = ctx!(self, now);
+        let next = f(&mut sa, &mut ctx);
+        let initial_contact = ctx.initial_contact.take();
+        match next {
+            Next::Keep => {
+                self.sas.insert(spi, sa);
+            }
+            Next::Remove => self.drop_sa(sa),
+        }
+        if let Some(peer) = initial_contact {
+            self.initial_contact(now, peer, spi);
+        }
+    }
+
+    /// RFC 7296 2.4: the peer restarted; its older IKE SAs (other than `keep`) are gone, with
+    /// their CHILD_SAs, and no DELETE is sent for them.
+    fn initial_contact(&mut self, now: Instant, peer: PeerId, keep: u64) {
+        let old: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(s, sa)| **s != keep && sa.peer == peer && sa.established_at.is_some())
+            .map(|(s, _)| *s)
+            .collect();
+        for s in old {
+            if let Some(mut sa) = self.sas.remove(&s) {
+                let mut ctx = ctx!(self, now);
+                sa.emit_deleted(&mut ctx, DeleteReason::InitialContact);
+                self.drop_sa(sa);
+            }
+        }
+    }
+
+    fn drop_sa(&mut self, sa: IkeSa) {
+        if let Some(key) = sa.half_open_key {
+            self.half_open.remove(&key);
+        }
+        for spi in &sa.spis {
+            self.esp_spis.remove(spi);
+        }
+    }
+
+    /// A random non-zero IKE SPI not in use (RFC 7296 2.6).
+    fn fresh_ike_spi(&mut self) -> u64 {
+        loop {
+            let mut b = [0u8; 8];
+            self.rng.fill(&mut b);
+            let spi = u64::from_be_bytes(b);
+            if spi != 0 && !self.sas.contains_key(&spi) {
+                return spi;
+            }
+        }
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The earliest instant `handle_timeout` must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sas.values().filter_map(IkeSa::deadline).min()
+    }
+
+    /// Retransmit, give up, and expire half-open or closed IKE SAs due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.deadline().is_some_and(|d| d <= now))
+            .map(|(s, _)| *s)
+            .collect();
+        for spi in due {
+            self.with_sa(now, spi, |sa, ctx| sa.on_timeout(ctx));
+        }
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// One entry per configured peer, describing its most advanced IKE SA (no secrets).
+    pub fn status(&self) -> Vec<PeerStatus> {
+        let rank = |p: SaPhase| match p {
+            SaPhase::Established => 5,
+            SaPhase::Authenticating => 4,
+            SaPhase::Connecting => 3,
+            SaPhase::Deleting => 2,
+            SaPhase::Closed => 1,
+            SaPhase::Idle => 0,
+        };
+        self.peers
+            .iter()
+            .map(|(id, cfg)| {
+                let best = self
+                    .sas
+                    .values()
+                    .filter(|sa| sa.peer == *id)
+                    .max_by_key(|sa| (rank(sa.phase()), sa.established_at));
+                PeerStatus {
+                    peer: *id,
+                    name: cfg.name.clone(),
+                    phase: best.map_or(SaPhase::Idle, IkeSa::phase),
+                    spi_i: best.map(|sa| sa.spi_i),
+                    spi_r: best.map(|sa| sa.spi_r),
+                    initiator: best.map(|sa| sa.initiator),
+                    ike_suite: best.and_then(|sa| sa.suite),
+                    children: best.map(IkeSa::child_status).unwrap_or_default(),
+                    local: best.map(|sa| sa.local),
+                    remote: best.map(|sa| sa.remote),
+                    nat_local: best.is_some_and(|sa| sa.nat_local),
+                    nat_remote: best.is_some_and(|sa| sa.nat_remote),
+                    established_at: best.and_then(|sa| sa.established_at),
+                    last_error: self.errors.get(id).cloned(),
+                }
+            })
+            .collect()
+    }
+}

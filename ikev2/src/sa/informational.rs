@@ -1,0 +1,186 @@
+//! Requests and responses on an established IKE SA (RFC 7296 1.4, 1.5): INFORMATIONAL with
+//! DELETE (IKE SA or CHILD_SAs, answered with our paired CHILD_SAs per 1.4.1) or empty
+//! (liveness); CREATE_CHILD_SA is refused until rekeying exists (issue #6).
+
+use super::retransmit::RequestKind;
+use super::{notify, open, unknown_critical, Ctx, Established, IkeSa, Next, Opened, State};
+use crate::event::{DeleteReason, Event, FailureReason};
+use crate::wire::{Delete, ExchangeType, Message, NotifyType, Payload, ProtocolId};
+use std::net::SocketAddr;
+
+/// A request from the peer with the expected message ID.
+pub(crate) fn on_request(
+    sa: &mut IkeSa,
+    st: Established,
+    ctx: &mut Ctx<'_>,
+    msg: &Message,
+    bytes: &[u8],
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Next {
+    let id = msg.header.message_id;
+    let exchange = msg.header.exchange;
+    let p = match open(&st.keys, msg, bytes) {
+        Opened::Payloads(p) => p,
+        Opened::NotAuthentic => {
+            sa.state = State::Established(Box::new(st));
+            return Next::Keep;
+        }
+        Opened::Malformed => {
+            // RFC 7296 2.21.2: authentic but malformed.
+            let out = [notify(NotifyType::INVALID_SYNTAX, vec![])];
+            sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &out);
+            sa.state = State::Established(Box::new(st));
+            return Next::Keep;
+        }
+    };
+    // RFC 7296 2.23: when only the peer is behind a NAT, follow its latest authentic address.
+    if sa.nat_remote && !sa.nat_local {
+        sa.remote = remote;
+    }
+    if let Some(kind) = unknown_critical(&p) {
+        let out = [notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![kind.0])];
+        sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &out);
+        sa.state = State::Established(Box::new(st));
+        return Next::Keep;
+    }
+    match exchange {
+        ExchangeType::INFORMATIONAL => {
+            let deletes = p.iter().filter_map(|x| match x {
+                Payload::Delete(d) => Some(d),
+                _ => None,
+            });
+            let mut ike_deleted = false;
+            let mut ours = Vec::new();
+            for d in deletes {
+                match d.protocol {
+                    ProtocolId::IKE => ike_deleted = true,
+                    ProtocolId::ESP => {
+                        for spi in &d.spis {
+                            let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else {
+                                continue;
+                            };
+                            let outbound = u32::from_be_bytes(b);
+                            if let Some(i) = sa.children.iter().position(|c| c.outbound_spi == outbound) {
+                                let c = sa.children.remove(i);
+                                ctx.emit(Event::ChildSaDeleted {
+                                    peer: sa.peer,
+                                    inbound_spi: c.inbound_spi,
+                                    outbound_spi: c.outbound_spi,
+                                });
+                                ours.push(c.inbound_spi);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if super::notify_data(&p, NotifyType::AUTHENTICATION_FAILED).is_some() {
+                // The initiator rejected our IKE_AUTH response (RFC 7296 2.21.2).
+                sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &[]);
+                ctx.emit(Event::Failed {
+                    peer: sa.peer,
+                    error: FailureReason::AuthenticationFailed {
+                        detail: "the peer rejected our authentication".into(),
+                    },
+                });
+                sa.emit_deleted(ctx, DeleteReason::ByPeer);
+                sa.linger(ctx);
+                return Next::Keep;
+            }
+            if ike_deleted {
+                // RFC 7296 1.4.1: answer with an empty INFORMATIONAL; all CHILD_SAs go too.
+                sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &[]);
+                sa.emit_deleted(ctx, DeleteReason::ByPeer);
+                sa.linger(ctx);
+                return Next::Keep;
+            }
+            let out: Vec<Payload> = if ours.is_empty() {
+                Vec::new()
+            } else {
+                vec![Payload::Delete(Delete {
+                    protocol: ProtocolId::ESP,
+                    spi_size: 4,
+                    spis: ours.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+                })]
+            };
+            sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &out);
+        }
+        ExchangeType::CREATE_CHILD_SA => {
+            // Rekeying is not implemented yet (issue #6).
+            let out = [notify(NotifyType::NO_ADDITIONAL_SAS, vec![])];
+            sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &out);
+        }
+        _ => {
+            let out = [notify(NotifyType::INVALID_SYNTAX, vec![])];
+            sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &out);
+        }
+    }
+    sa.state = State::Established(Box::new(st));
+    Next::Keep
+}
+
+/// The response to our outstanding request (already matched by message ID).
+pub(crate) fn on_response(sa: &mut IkeSa, st: Established, ctx: &mut Ctx<'_>, msg: &Message, bytes: &[u8]) -> Next {
+    match open(&st.keys, msg, bytes) {
+        Opened::Payloads(_) | Opened::Malformed => {}
+        Opened::NotAuthentic => {
+            sa.state = State::Established(Box::new(st));
+            return Next::Keep;
+        }
+    }
+    let kind = sa.outstanding.take().map(|o| o.kind);
+    if kind == Some(RequestKind::DeleteIke) {
+        // Deletion events were emitted when the DELETE was sent.
+        return Next::Remove;
+    }
+    sa.pump_queue(ctx, &st.keys);
+    sa.state = State::Established(Box::new(st));
+    Next::Keep
+}
+
+/// Delete the whole IKE SA (RFC 7296 1.4.1): events now, DELETE request out; the SA goes
+/// when the response arrives or the request times out.
+pub(crate) fn delete_ike(sa: &mut IkeSa, ctx: &mut Ctx<'_>, reason: DeleteReason) -> Next {
+    let until = ctx.now;
+    match std::mem::replace(&mut sa.state, State::Closed { until }) {
+        State::Established(st) if !sa.closing => {
+            sa.emit_deleted(ctx, reason);
+            // Nothing queued matters any more; the DELETE goes next.
+            sa.queued.clear();
+            let payloads = vec![Payload::Delete(Delete {
+                protocol: ProtocolId::IKE,
+                spi_size: 0,
+                spis: vec![],
+            })];
+            sa.send_request(ctx, &st.keys, ExchangeType::INFORMATIONAL, payloads, RequestKind::DeleteIke);
+            sa.state = State::Established(st);
+            Next::Keep
+        }
+        State::Closed { until } => {
+            sa.state = State::Closed { until };
+            Next::Keep
+        }
+        other => {
+            sa.state = other;
+            Next::Remove
+        }
+    }
+}
+
+/// An empty INFORMATIONAL request (liveness check, RFC 7296 1.4); queued behind any
+/// outstanding request. Its timeout deletes the IKE SA (2.4).
+pub(crate) fn liveness_check(sa: &mut IkeSa, ctx: &mut Ctx<'_>) -> bool {
+    let until = ctx.now;
+    match std::mem::replace(&mut sa.state, State::Closed { until }) {
+        State::Established(st) if !sa.closing => {
+            sa.send_request(ctx, &st.keys, ExchangeType::INFORMATIONAL, vec![], RequestKind::Informational);
+            sa.state = State::Established(st);
+            true
+        }
+        other => {
+            sa.state = other;
+            false
+        }
+    }
+}

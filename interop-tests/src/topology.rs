@@ -1,0 +1,188 @@
+//! The demo topology: an AWS VPC host, the gateway behind EC2's 1:1 NAT, the internet, an Azure
+//! VPN Gateway stand-in and an Azure VNet host.
+//!
+//! ```text
+//!  vpc 10.0.1.10 --eth0--in0-- gw --out0--gw0-- nat --az0--out0-- azure --in0--eth0-- vnet 10.1.0.10
+//!                   10.0.1.1      172.31.5.10   172.31.5.1  203.0.113.1  203.0.113.20  10.1.0.1
+//!                                 (EIP 198.51.100.10: nftables dnat/snat in `nat`)
+//! ```
+//! With `nat = false` the gw's outside address is 198.51.100.10 itself (nat side 198.51.100.1)
+//! and `nat` only routes.
+
+use std::process::Command;
+
+use crate::error::{Context, Result};
+use crate::netns::{veth_pair, Netns};
+use crate::proc::run_checked;
+use crate::rundir::RunDir;
+
+/// Host in the AWS VPC.
+pub const VPC_HOST: &str = "10.0.1.10";
+/// The AWS VPC prefix (the gateway's local traffic selector).
+pub const VPC_PREFIX: &str = "10.0.1.0/24";
+/// The gateway's inside address (the VPC host's default route).
+pub const GW_INSIDE: &str = "10.0.1.1";
+/// The gateway's private (EC2) address behind the 1:1 NAT.
+pub const GW_PRIVATE: &str = "172.31.5.10";
+/// The NAT's address toward the gateway when `nat = true`.
+pub const NAT_PRIVATE: &str = "172.31.5.1";
+/// The gateway's Elastic IP, as the peer sees it (and its address when `nat = false`).
+pub const GW_PUBLIC: &str = "198.51.100.10";
+/// The NAT's address toward the gateway when `nat = false`.
+pub const NAT_PUBLIC_GW_SIDE: &str = "198.51.100.1";
+/// The NAT/internet router's address toward Azure.
+pub const NAT_AZURE_SIDE: &str = "203.0.113.1";
+/// The Azure VPN Gateway's public address.
+pub const AZURE_PUBLIC: &str = "203.0.113.20";
+/// The Azure gateway's inside address (the VNet host's default route).
+pub const AZURE_INSIDE: &str = "10.1.0.1";
+/// The Azure VNet prefix (the remote traffic selector).
+pub const VNET_PREFIX: &str = "10.1.0.0/24";
+/// Host in the Azure VNet.
+pub const VNET_HOST: &str = "10.1.0.10";
+
+/// Interface names (each inside its own namespace).
+pub const GW_INSIDE_IF: &str = "in0";
+pub const GW_OUTSIDE_IF: &str = "out0";
+pub const AZURE_OUTSIDE_IF: &str = "out0";
+pub const AZURE_INSIDE_IF: &str = "in0";
+pub const HOST_IF: &str = "eth0";
+
+/// Options for [`AzureLab::new`].
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// Put the gateway behind an EC2-style 1:1 NAT (private 172.31.5.10, EIP 198.51.100.10).
+    pub nat: bool,
+    /// Label used in the run directory's name.
+    pub label: String,
+}
+
+impl Default for LabOptions {
+    fn default() -> LabOptions {
+        LabOptions {
+            nat: true,
+            label: "lab".into(),
+        }
+    }
+}
+
+/// The five namespaces, wired and addressed. Dropping it deletes the namespaces (killing what
+/// still runs in them), then the run directory. Drop processes you started before the lab.
+#[derive(Debug)]
+pub struct AzureLab {
+    pub opts: LabOptions,
+    pub vpc: Netns,
+    pub gw: Netns,
+    pub nat: Netns,
+    pub azure: Netns,
+    pub vnet: Netns,
+    /// Per-run directory for configs, logs and captures (kept if a test panics).
+    pub dir: RunDir,
+}
+
+impl AzureLab {
+    pub fn new(opts: LabOptions) -> Result<AzureLab> {
+        crate::cleanup::sweep_stale_netns();
+        let dir = RunDir::new(&opts.label)?;
+        let lab = AzureLab {
+            vpc: Netns::create("vpc")?,
+            gw: Netns::create("gw")?,
+            nat: Netns::create("nat")?,
+            azure: Netns::create("azure")?,
+            vnet: Netns::create("vnet")?,
+            opts,
+            dir,
+        };
+        lab.wire().context("building the Azure lab topology")?;
+        Ok(lab)
+    }
+
+    fn wire(&self) -> Result<()> {
+        let (vpc, gw, nat, azure, vnet) = (&self.vpc, &self.gw, &self.nat, &self.azure, &self.vnet);
+        veth_pair(vpc, HOST_IF, gw, GW_INSIDE_IF)?;
+        veth_pair(gw, GW_OUTSIDE_IF, nat, "gw0")?;
+        veth_pair(nat, "az0", azure, AZURE_OUTSIDE_IF)?;
+        veth_pair(azure, AZURE_INSIDE_IF, vnet, HOST_IF)?;
+
+        vpc.add_addr(HOST_IF, &format!("{VPC_HOST}/24"))?;
+        vpc.route_via("default", GW_INSIDE)?;
+
+        gw.add_addr(GW_INSIDE_IF, &format!("{GW_INSIDE}/24"))?;
+        gw.add_addr(GW_OUTSIDE_IF, &format!("{}/24", self.gw_outside_addr()))?;
+        gw.route_via("default", self.nat_gw_side_addr())?;
+        gw.enable_forwarding()?;
+
+        nat.add_addr("gw0", &format!("{}/24", self.nat_gw_side_addr()))?;
+        nat.add_addr("az0", &format!("{NAT_AZURE_SIDE}/24"))?;
+        nat.enable_forwarding()?;
+        if self.opts.nat {
+            self.install_eip_nat()?;
+        }
+
+        azure.add_addr(AZURE_OUTSIDE_IF, &format!("{AZURE_PUBLIC}/24"))?;
+        azure.add_addr(AZURE_INSIDE_IF, &format!("{AZURE_INSIDE}/24"))?;
+        azure.route_via("default", NAT_AZURE_SIDE)?;
+        azure.enable_forwarding()?;
+
+        vnet.add_addr(HOST_IF, &format!("{VNET_HOST}/24"))?;
+        vnet.route_via("default", AZURE_INSIDE)?;
+        Ok(())
+    }
+
+    /// EC2's 1:1 NAT: the EIP is DNATed to the private address and the private address SNATed
+    /// to the EIP (ports kept).
+    fn install_eip_nat(&self) -> Result<()> {
+        let rules = format!(
+            "table ip eipnat {{\n\
+             \tchain pre {{ type nat hook prerouting priority dstnat; policy accept; \
+             ip daddr {GW_PUBLIC} dnat to {GW_PRIVATE}; }}\n\
+             \tchain post {{ type nat hook postrouting priority srcnat; policy accept; \
+             ip saddr {GW_PRIVATE} snat to {GW_PUBLIC}; }}\n\
+             }}\n"
+        );
+        let path = self.dir.path().join("eipnat.nft");
+        std::fs::write(&path, rules)?;
+        self.nat
+            .run("nft", &["-f", &path.to_string_lossy()])
+            .context("installing the EIP NAT rules")
+            .map(drop)
+    }
+
+    /// The address the gateway binds: 172.31.5.10 behind the NAT, else the EIP.
+    pub fn gw_outside_addr(&self) -> &'static str {
+        if self.opts.nat {
+            GW_PRIVATE
+        } else {
+            GW_PUBLIC
+        }
+    }
+
+    /// The address the peer sees and the gateway's IKE identity: always the EIP.
+    pub fn gw_public_addr(&self) -> &'static str {
+        GW_PUBLIC
+    }
+
+    /// The gateway's next hop toward the internet.
+    pub fn nat_gw_side_addr(&self) -> &'static str {
+        if self.opts.nat {
+            NAT_PRIVATE
+        } else {
+            NAT_PUBLIC_GW_SIDE
+        }
+    }
+
+    /// The Azure VPN Gateway's public address (its IKE identity).
+    pub fn azure_public_addr(&self) -> &'static str {
+        AZURE_PUBLIC
+    }
+
+    /// `conntrack`-free view of the NAT's rule set (for debugging and status output).
+    pub fn nat_rules(&self) -> String {
+        run_checked(
+            Command::new("ip")
+                .args(["netns", "exec", self.nat.name()])
+                .args(["nft", "list", "ruleset"]),
+        )
+        .unwrap_or_default()
+    }
+}
