@@ -171,7 +171,12 @@ pub struct PeerConfig {
 
 impl PeerConfig {
     /// A configuration with no proposals or selectors yet, role `Both`, default retransmission.
-    pub fn new(name: impl Into<String>, remote: SocketAddr, local_id: Identity, psk: Secret) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        remote: SocketAddr,
+        local_id: Identity,
+        psk: Secret,
+    ) -> Self {
         PeerConfig {
             name: name.into(),
             remote,
@@ -193,7 +198,9 @@ impl PeerConfig {
     pub fn accepts_remote_id(&self, id: &Identity, seen_from: IpAddr) -> bool {
         match &self.remote_id {
             Some(expected) => expected == id,
-            None => id.ip().is_some_and(|ip| ip == self.remote.ip() || ip == seen_from),
+            None => id
+                .ip()
+                .is_some_and(|ip| ip == self.remote.ip() || ip == seen_from),
         }
     }
 }

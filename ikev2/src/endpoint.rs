@@ -16,6 +16,10 @@ use std::time::Instant;
 /// most 65535 bytes).
 const MAX_DATAGRAM: usize = 65_535;
 
+/// At most this many responder IKE SAs may wait for IKE_AUTH; further IKE_SA_INIT requests are
+/// dropped (bounded state against spoofed requests until cookies, issue #9, exist).
+const MAX_HALF_OPEN: usize = 256;
+
 /// A context borrowing everything of the endpoint but its SA map.
 macro_rules! ctx {
     ($s:ident, $now:expr) => {
@@ -51,7 +55,8 @@ pub struct Endpoint {
     next_peer: u32,
     /// Filed under our own SPI (SPIi as initiator, SPIr as responder).
     sas: BTreeMap<u64, IkeSa>,
-    /// (initiator address, SPIi) -> our SPI, for IKE_SA_INIT retransmissions (RFC 7296 2.1).
+    /// (initiator address, SPIi) -> our SPI, for IKE_SA_INIT retransmissions (RFC 7296 2.1);
+    /// kept for the SA's lifetime so late duplicates never create a second SA.
     half_open: HashMap<(SocketAddr, u64), u64>,
     /// Inbound ESP SPIs in use.
     esp_spis: BTreeSet<u32>,
@@ -95,8 +100,17 @@ impl Endpoint {
 
     /// Start IKE_SA_INIT towards the peer from `local` (our port-500 address; IKE_AUTH moves
     /// to the same IP, port 4500, if a NAT is detected).
-    pub fn initiate(&mut self, now: Instant, peer: PeerId, local: SocketAddr) -> Result<(), InitiateError> {
-        let cfg = self.peers.get(&peer).ok_or(InitiateError::UnknownPeer)?.clone();
+    pub fn initiate(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        local: SocketAddr,
+    ) -> Result<(), InitiateError> {
+        let cfg = self
+            .peers
+            .get(&peer)
+            .ok_or(InitiateError::UnknownPeer)?
+            .clone();
         if !cfg.role.may_initiate() {
             return Err(InitiateError::ResponderOnly);
         }
@@ -125,9 +139,16 @@ impl Endpoint {
     /// Delete the peer's IKE SAs: established ones with an INFORMATIONAL DELETE (events are
     /// emitted at once), ones being set up are dropped.
     pub fn terminate(&mut self, now: Instant, peer: PeerId) {
-        let spis: Vec<u64> = self.sas.iter().filter(|(_, sa)| sa.peer == peer).map(|(s, _)| *s).collect();
+        let spis: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.peer == peer)
+            .map(|(s, _)| *s)
+            .collect();
         for spi in spis {
-            self.with_sa(now, spi, |sa, ctx| informational::delete_ike(sa, ctx, DeleteReason::Local));
+            self.with_sa(now, spi, |sa, ctx| {
+                informational::delete_ike(sa, ctx, DeleteReason::Local)
+            });
         }
     }
 
@@ -147,6 +168,26 @@ impl Endpoint {
             });
         }
         sent
+    }
+
+    /// Delete one CHILD_SA of the peer, named by our inbound SPI (INFORMATIONAL DELETE,
+    /// RFC 7296 1.4.1; `ChildSaDeleted` is emitted at once). False if there is no such SA.
+    pub fn delete_child_sa(&mut self, now: Instant, peer: PeerId, inbound_spi: u32) -> bool {
+        let spi = self
+            .sas
+            .iter()
+            .find(|(_, sa)| {
+                sa.peer == peer && sa.children.iter().any(|c| c.inbound_spi == inbound_spi)
+            })
+            .map(|(s, _)| *s);
+        let mut done = false;
+        if let Some(spi) = spi {
+            self.with_sa(now, spi, |sa, ctx| {
+                done = informational::delete_child(sa, ctx, inbound_spi);
+                Next::Keep
+            });
+        }
+        done
     }
 
     /// One received IKE datagram (without the non-ESP marker), arrived on `local` from `remote`.
@@ -182,10 +223,19 @@ impl Endpoint {
         let Ok(msg) = wire::decode_message(datagram) else {
             return;
         };
-        self.with_sa(now, our_spi, |sa, ctx| sa.handle(ctx, &msg, datagram, local, remote));
+        self.with_sa(now, our_spi, |sa, ctx| {
+            sa.handle(ctx, &msg, datagram, local, remote)
+        });
     }
 
-    fn handle_init_request(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, h: &Header, datagram: &[u8]) {
+    fn handle_init_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        h: &Header,
+        datagram: &[u8],
+    ) {
         if !h.flags.initiator() || h.spi_i == 0 || h.spi_r != 0 || h.message_id != 0 {
             return;
         }
@@ -212,12 +262,21 @@ impl Endpoint {
         if candidates.is_empty() {
             return;
         }
+        let half_open = self
+            .sas
+            .values()
+            .filter(|sa| !sa.initiator && sa.phase() == SaPhase::Authenticating)
+            .count();
+        if half_open >= MAX_HALF_OPEN {
+            return;
+        }
         let Ok(msg) = wire::decode_message(datagram) else {
             return;
         };
         let spi_r = self.fresh_ike_spi();
         let mut ctx = ctx!(self, now);
-        let reply = ike_sa_init::on_request(&mut ctx, candidates, &msg, datagram, local, remote, spi_r);
+        let reply =
+            ike_sa_init::on_request(&mut ctx, candidates, &msg, datagram, local, remote, spi_r);
         match reply {
             InitReply::Drop => {}
             InitReply::Stateless(t) => self.transmits.push_back(t),
@@ -232,7 +291,12 @@ impl Endpoint {
 
     /// Run `f` on the SA filed under `spi` with a context borrowing the rest of the endpoint,
     /// then keep or drop it, and apply INITIAL_CONTACT.
-    fn with_sa(&mut self, now: Instant, spi: u64, f: impl FnOnce(&mut IkeSa, &mut Ctx<'_>) -> Next) {
+    fn with_sa(
+        &mut self,
+        now: Instant,
+        spi: u64,
+        f: impl FnOnce(&mut IkeSa, &mut Ctx<'_>) -> Next,
+    ) {
         let Some(mut sa) = self.sas.remove(&spi) else {
             return;
         };

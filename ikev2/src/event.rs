@@ -47,9 +47,15 @@ pub struct ChildSa {
 pub enum FailureReason {
     /// IKE proposals did not match. `theirs` is the peer's offer when we were the responder;
     /// `None` when the peer refused ours (it does not tell us what it wanted).
-    NoProposalChosen { ours: String, theirs: Option<String> },
+    NoProposalChosen {
+        ours: String,
+        theirs: Option<String>,
+    },
     /// ESP proposals of the first CHILD_SA did not match (the IKE SA stays up).
-    ChildNoProposalChosen { ours: String, theirs: Option<String> },
+    ChildNoProposalChosen {
+        ours: String,
+        theirs: Option<String>,
+    },
     /// Wrong PSK, unexpected identity, or the peer said AUTHENTICATION_FAILED.
     AuthenticationFailed { detail: String },
     /// Traffic selectors do not intersect (the IKE SA stays up, no CHILD_SA).
@@ -68,16 +74,32 @@ impl core::fmt::Display for FailureReason {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             FailureReason::NoProposalChosen { ours, theirs } => match theirs {
-                Some(t) => write!(f, "no IKE proposal chosen: we accept [{ours}], the peer offered [{t}]"),
-                None => write!(f, "no IKE proposal chosen: the peer refused our offer [{ours}]"),
+                Some(t) => write!(
+                    f,
+                    "no IKE proposal chosen: we accept [{ours}], the peer offered [{t}]"
+                ),
+                None => write!(
+                    f,
+                    "no IKE proposal chosen: the peer refused our offer [{ours}]"
+                ),
             },
             FailureReason::ChildNoProposalChosen { ours, theirs } => match theirs {
-                Some(t) => write!(f, "no ESP proposal chosen: we accept [{ours}], the peer offered [{t}]"),
-                None => write!(f, "no ESP proposal chosen: the peer refused our offer [{ours}]"),
+                Some(t) => write!(
+                    f,
+                    "no ESP proposal chosen: we accept [{ours}], the peer offered [{t}]"
+                ),
+                None => write!(
+                    f,
+                    "no ESP proposal chosen: the peer refused our offer [{ours}]"
+                ),
             },
-            FailureReason::AuthenticationFailed { detail } => write!(f, "authentication failed: {detail}"),
+            FailureReason::AuthenticationFailed { detail } => {
+                write!(f, "authentication failed: {detail}")
+            }
             FailureReason::TsUnacceptable => f.write_str("traffic selectors unacceptable"),
-            FailureReason::Timeout { tries } => write!(f, "no response after {tries} retransmissions"),
+            FailureReason::Timeout { tries } => {
+                write!(f, "no response after {tries} retransmissions")
+            }
             FailureReason::PeerError(n) => write!(f, "peer error {n}"),
             FailureReason::Protocol(s) => write!(f, "protocol error: {s}"),
             FailureReason::Local(s) => write!(f, "local error: {s}"),

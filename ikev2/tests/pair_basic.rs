@@ -16,7 +16,11 @@ fn a_initiates_without_nat() {
     p.drive();
     let (ca, _) = assert_mirrored(&p, false);
     // No NAT: everything stays on port 500.
-    assert!(p.a.sent.iter().all(|(_, t)| t.local.port() == 500 && t.remote.port() == 500));
+    assert!(p
+        .a
+        .sent
+        .iter()
+        .all(|(_, t)| t.local.port() == 500 && t.remote.port() == 500));
     assert_eq!(ca.local, p.a_local());
     assert_eq!(ca.remote, sock(B_ADDR, 500));
     // AES-256-GCM: 32-byte key + 4-byte salt per direction, no integrity key.
@@ -53,16 +57,28 @@ fn a_initiates_behind_ec2_nat_moves_to_4500() {
     }
     match p.b.established()[0] {
         Event::IkeSaEstablished {
-            nat_local, nat_remote, ..
+            nat_local,
+            nat_remote,
+            ..
         } => assert!(!*nat_local && *nat_remote),
         _ => unreachable!(),
     }
     // IKE_SA_INIT on 500, IKE_AUTH from 4500 to 4500; B answers where the request came from.
-    let ports: Vec<_> = p.a.sent.iter().map(|(_, t)| (t.local.port(), t.remote.port())).collect();
+    let ports: Vec<_> =
+        p.a.sent
+            .iter()
+            .map(|(_, t)| (t.local.port(), t.remote.port()))
+            .collect();
     assert_eq!(ports, vec![(500, 500), (4500, 4500)]);
     assert_eq!(p.b.sent[1].1.remote, sock(A_PUBLIC, 4500));
-    assert_eq!((ca.local, ca.remote), (sock(A_PRIVATE, 4500), sock(B_ADDR, 4500)));
-    assert_eq!((cb.local, cb.remote), (sock(B_ADDR, 4500), sock(A_PUBLIC, 4500)));
+    assert_eq!(
+        (ca.local, ca.remote),
+        (sock(A_PRIVATE, 4500), sock(B_ADDR, 4500))
+    );
+    assert_eq!(
+        (cb.local, cb.remote),
+        (sock(B_ADDR, 4500), sock(A_PUBLIC, 4500))
+    );
 }
 
 #[test]
@@ -131,7 +147,12 @@ fn status_reports_the_established_sa_without_secrets() {
     assert!(s.last_error.is_none());
     let shown = format!("{:?} {:?}", p.a.ep.status(), p.a.events);
     assert!(!shown.contains("s3cret"));
-    let key_hex: String = ca.inbound_keys.as_bytes().iter().map(|b| format!("{b}, ")).collect();
+    let key_hex: String = ca
+        .inbound_keys
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b}, "))
+        .collect();
     assert!(!shown.contains(key_hex.trim_end_matches(", ")));
 }
 
@@ -142,9 +163,22 @@ fn initiate_twice_is_refused_and_responder_only_never_initiates() {
     let mut p = Pair::new(7, NetConfig::default(), a, b);
     p.initiate_a();
     let (now, peer, local) = (p.now, p.a.peer, p.a_local());
-    assert_eq!(p.a.ep.initiate(now, peer, local), Err(ikev2::InitiateError::AlreadyActive));
+    assert_eq!(
+        p.a.ep.initiate(now, peer, local),
+        Err(ikev2::InitiateError::AlreadyActive)
+    );
     let (peer, local) = (p.b.peer, p.b_local());
-    assert_eq!(p.b.ep.initiate(now, peer, local), Err(ikev2::InitiateError::ResponderOnly));
+    assert_eq!(
+        p.b.ep.initiate(now, peer, local),
+        Err(ikev2::InitiateError::ResponderOnly)
+    );
     p.drive();
     assert_mirrored(&p, false);
+}
+
+#[test]
+fn endpoint_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<ikev2::Endpoint>();
+    assert_send::<ikev2::Event>();
 }

@@ -79,8 +79,14 @@ fn no_proposal_chosen_fails_on_both_ends() {
             ours,
             theirs: Some(theirs),
         }] => {
-            assert!(ours.contains("AES_GCM_16") && ours.contains("384"), "{ours}");
-            assert!(theirs.contains("AES_CBC") && theirs.contains("2048"), "{theirs}");
+            assert!(
+                ours.contains("AES_GCM_16") && ours.contains("384"),
+                "{ours}"
+            );
+            assert!(
+                theirs.contains("AES_CBC") && theirs.contains("2048"),
+                "{theirs}"
+            );
         }
         ref other => panic!("B: {other:?}"),
     }
@@ -95,7 +101,11 @@ fn no_proposal_chosen_fails_on_both_ends() {
     assert_eq!(notifies_sent(&p.b), vec![NotifyType::NO_PROPOSAL_CHOSEN]);
     assert!(p.a.established().is_empty() && p.b.established().is_empty());
     assert_eq!(p.a.ep.status()[0].phase, SaPhase::Idle);
-    assert!(p.a.ep.status()[0].last_error.as_deref().unwrap().contains("no IKE proposal"));
+    assert!(p.a.ep.status()[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("no IKE proposal"));
 }
 
 #[test]
@@ -108,7 +118,10 @@ fn esp_no_proposal_chosen_keeps_the_ike_sa() {
     assert_eq!(p.a.established().len(), 1);
     assert_eq!(p.b.established().len(), 1);
     assert!(p.a.children().is_empty() && p.b.children().is_empty());
-    assert!(matches!(p.a.failures()[..], [FailureReason::ChildNoProposalChosen { theirs: None, .. }]));
+    assert!(matches!(
+        p.a.failures()[..],
+        [FailureReason::ChildNoProposalChosen { theirs: None, .. }]
+    ));
     match p.b.failures()[..] {
         [FailureReason::ChildNoProposalChosen {
             ours,
@@ -129,10 +142,27 @@ fn wrong_psk_is_authentication_failed_on_both() {
     let mut p = Pair::new(13, NetConfig::default(), a, b);
     p.initiate_a();
     p.drive();
-    assert!(matches!(p.a.failures()[..], [FailureReason::AuthenticationFailed { .. }]), "{:?}", p.a.failures());
-    assert!(matches!(p.b.failures()[..], [FailureReason::AuthenticationFailed { .. }]), "{:?}", p.b.failures());
+    assert!(
+        matches!(
+            p.a.failures()[..],
+            [FailureReason::AuthenticationFailed { .. }]
+        ),
+        "{:?}",
+        p.a.failures()
+    );
+    assert!(
+        matches!(
+            p.b.failures()[..],
+            [FailureReason::AuthenticationFailed { .. }]
+        ),
+        "{:?}",
+        p.b.failures()
+    );
     assert!(p.a.established().is_empty() && p.b.established().is_empty());
-    assert!(notifies_sent(&p.b).is_empty(), "the AUTHENTICATION_FAILED notify is encrypted");
+    assert!(
+        notifies_sent(&p.b).is_empty(),
+        "the AUTHENTICATION_FAILED notify is encrypted"
+    );
     // Nothing lingers once the responder stopped replaying its answer.
     assert_eq!(p.a.ep.status()[0].phase, SaPhase::Idle);
     assert_eq!(p.b.ep.status()[0].phase, SaPhase::Idle);
@@ -147,12 +177,22 @@ fn unexpected_responder_identity_fails_and_tells_the_responder() {
     let mut p = Pair::new(14, NetConfig::default(), a, b);
     p.initiate_a();
     p.drive();
-    assert!(matches!(p.a.failures()[..], [FailureReason::AuthenticationFailed { .. }]));
+    assert!(matches!(
+        p.a.failures()[..],
+        [FailureReason::AuthenticationFailed { .. }]
+    ));
     assert!(p.a.established().is_empty());
     // B had authenticated A and set up the SA; A's INFORMATIONAL AUTHENTICATION_FAILED
     // tears it down again.
-    assert!(matches!(p.b.failures()[..], [FailureReason::AuthenticationFailed { .. }]));
-    let deleted = p.b.events.iter().filter(|(_, e)| matches!(e, Event::IkeSaDeleted { .. })).count();
+    assert!(matches!(
+        p.b.failures()[..],
+        [FailureReason::AuthenticationFailed { .. }]
+    ));
+    let deleted =
+        p.b.events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::IkeSaDeleted { .. }))
+            .count();
     assert_eq!(deleted, 1);
     assert_eq!(p.b.ep.status()[0].phase, SaPhase::Idle);
 }
@@ -164,8 +204,14 @@ fn unknown_initiator_identity_is_refused() {
     let mut p = Pair::new(15, NetConfig::default(), a, b);
     p.initiate_a();
     p.drive();
-    assert!(matches!(p.a.failures()[..], [FailureReason::AuthenticationFailed { .. }]));
-    assert!(matches!(p.b.failures()[..], [FailureReason::AuthenticationFailed { .. }]));
+    assert!(matches!(
+        p.a.failures()[..],
+        [FailureReason::AuthenticationFailed { .. }]
+    ));
+    assert!(matches!(
+        p.b.failures()[..],
+        [FailureReason::AuthenticationFailed { .. }]
+    ));
 }
 
 #[test]
@@ -188,7 +234,10 @@ fn initiator_only_peer_refuses_incoming() {
     let mut p = Pair::new(17, NetConfig::default(), a, b);
     p.initiate_a();
     p.drive();
-    assert!(matches!(p.a.failures()[..], [FailureReason::NoProposalChosen { .. }]));
+    assert!(matches!(
+        p.a.failures()[..],
+        [FailureReason::NoProposalChosen { .. }]
+    ));
     assert_eq!(notifies_sent(&p.b), vec![NotifyType::NO_PROPOSAL_CHOSEN]);
     assert!(p.b.established().is_empty());
 }
@@ -211,9 +260,15 @@ fn ts_narrowed_to_responder_policy() {
 #[test]
 fn ts_policy_based_prefix_pairs() {
     let (mut a, mut b) = configs(&["aes256-sha256-ecp256"], ESP);
-    a.local_ts = vec![ts([10, 0, 0, 0], [10, 0, 0, 255]), ts([10, 0, 5, 0], [10, 0, 5, 255])];
+    a.local_ts = vec![
+        ts([10, 0, 0, 0], [10, 0, 0, 255]),
+        ts([10, 0, 5, 0], [10, 0, 5, 255]),
+    ];
     a.remote_ts = vec![ts([10, 1, 0, 0], [10, 1, 255, 255])];
-    b.local_ts = vec![ts([10, 1, 0, 0], [10, 1, 0, 255]), ts([10, 1, 9, 0], [10, 1, 9, 255])];
+    b.local_ts = vec![
+        ts([10, 1, 0, 0], [10, 1, 0, 255]),
+        ts([10, 1, 9, 0], [10, 1, 9, 255]),
+    ];
     b.remote_ts = vec![ts([10, 0, 0, 0], [10, 0, 255, 255])];
     let mut p = Pair::new(19, NetConfig::default(), a, b);
     p.initiate_a();
@@ -221,11 +276,17 @@ fn ts_policy_based_prefix_pairs() {
     let (ca, _) = assert_mirrored(&p, false);
     assert_eq!(
         ca.local_ts,
-        vec![ts([10, 0, 0, 0], [10, 0, 0, 255]), ts([10, 0, 5, 0], [10, 0, 5, 255])]
+        vec![
+            ts([10, 0, 0, 0], [10, 0, 0, 255]),
+            ts([10, 0, 5, 0], [10, 0, 5, 255])
+        ]
     );
     assert_eq!(
         ca.remote_ts,
-        vec![ts([10, 1, 0, 0], [10, 1, 0, 255]), ts([10, 1, 9, 0], [10, 1, 9, 255])]
+        vec![
+            ts([10, 1, 0, 0], [10, 1, 0, 255]),
+            ts([10, 1, 9, 0], [10, 1, 9, 255])
+        ]
     );
 }
 

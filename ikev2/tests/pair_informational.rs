@@ -45,10 +45,21 @@ fn terminate_deletes_on_both_sides() {
         }
         p.drive();
         let (da, db) = (deletions(&p.a, na), deletions(&p.b, nb));
-        let (local, remote) = if a_terminates { (DeleteReason::Local, DeleteReason::ByPeer) } else { (DeleteReason::ByPeer, DeleteReason::Local) };
+        let (local, remote) = if a_terminates {
+            (DeleteReason::Local, DeleteReason::ByPeer)
+        } else {
+            (DeleteReason::ByPeer, DeleteReason::Local)
+        };
         match &da[..] {
-            [Event::ChildSaDeleted { inbound_spi, outbound_spi, .. }, Event::IkeSaDeleted { reason, .. }] => {
-                assert_eq!((*inbound_spi, *outbound_spi), (ca.inbound_spi, ca.outbound_spi));
+            [Event::ChildSaDeleted {
+                inbound_spi,
+                outbound_spi,
+                ..
+            }, Event::IkeSaDeleted { reason, .. }] => {
+                assert_eq!(
+                    (*inbound_spi, *outbound_spi),
+                    (ca.inbound_spi, ca.outbound_spi)
+                );
                 assert_eq!(*reason, local);
             }
             other => panic!("A: {other:?}"),
@@ -65,7 +76,11 @@ fn terminate_deletes_on_both_sides() {
         assert_eq!(p.a.ep.poll_timeout(), None);
         assert_eq!(p.b.ep.poll_timeout(), None);
         // DELETE went over the NAT on 4500 like the rest of the SA.
-        let last = &(if a_terminates { &p.a } else { &p.b }).sent.last().unwrap().1;
+        let last = &(if a_terminates { &p.a } else { &p.b })
+            .sent
+            .last()
+            .unwrap()
+            .1;
         assert_eq!(last.local.port(), 4500);
     }
 }
@@ -86,7 +101,11 @@ fn lost_delete_response_is_replayed_and_the_deleter_finishes() {
     // B answered the retransmitted DELETE from its cache, without new events.
     assert_eq!(p.b.sent.len(), b_sent + 2);
     assert_eq!(p.b.sent[b_sent].1, p.b.sent[b_sent + 1].1);
-    let ike_deleted = p.b.events.iter().filter(|(_, e)| matches!(e, Event::IkeSaDeleted { .. })).count();
+    let ike_deleted =
+        p.b.events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::IkeSaDeleted { .. }))
+            .count();
     assert_eq!(ike_deleted, 1);
     assert_eq!(p.a.ep.poll_timeout(), None);
 }
@@ -107,12 +126,22 @@ fn liveness_check_is_answered_and_a_dead_peer_is_detected() {
     assert!(p.a.ep.check_liveness(now, p.a.peer));
     p.drive();
     match &p.a.events[na..] {
-        [(_, Event::ChildSaDeleted { .. }), (at, Event::IkeSaDeleted { reason: DeleteReason::Timeout, .. })] => {
+        [(_, Event::ChildSaDeleted { .. }), (
+            at,
+            Event::IkeSaDeleted {
+                reason: DeleteReason::Timeout,
+                ..
+            },
+        )] => {
             assert!(((*at - start).as_secs_f64() - 165.06112).abs() < 1e-3);
         }
         other => panic!("{other:?}"),
     }
-    assert!(p.a.ep.status()[0].last_error.as_deref().unwrap().contains("5 retransmissions"));
+    assert!(p.a.ep.status()[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("5 retransmissions"));
     let now = p.now;
     assert!(!p.a.ep.check_liveness(now, p.a.peer));
 }
@@ -127,7 +156,13 @@ fn remove_peer_sends_delete() {
     assert!(p.a.ep.status().is_empty());
     assert!(matches!(
         deletions(&p.b, nb)[..],
-        [Event::ChildSaDeleted { .. }, Event::IkeSaDeleted { reason: DeleteReason::ByPeer, .. }]
+        [
+            Event::ChildSaDeleted { .. },
+            Event::IkeSaDeleted {
+                reason: DeleteReason::ByPeer,
+                ..
+            }
+        ]
     ));
 }
 
@@ -145,7 +180,10 @@ fn restarted_initiator_replaces_the_old_sa_with_initial_contact() {
     p.drive();
     let later: Vec<_> = p.b.events[nb..].iter().map(|(_, e)| e.clone()).collect();
     match &later[..] {
-        [Event::IkeSaEstablished { .. }, Event::ChildSaEstablished(new_child), Event::ChildSaDeleted { inbound_spi, .. }, Event::IkeSaDeleted { reason: DeleteReason::InitialContact, .. }] => {
+        [Event::IkeSaEstablished { .. }, Event::ChildSaEstablished(new_child), Event::ChildSaDeleted { inbound_spi, .. }, Event::IkeSaDeleted {
+            reason: DeleteReason::InitialContact,
+            ..
+        }] => {
             assert_eq!(*inbound_spi, old_child.inbound_spi);
             assert_ne!(new_child.inbound_spi, old_child.inbound_spi);
         }
@@ -154,4 +192,40 @@ fn restarted_initiator_replaces_the_old_sa_with_initial_contact() {
     let s = &p.b.ep.status()[0];
     assert_eq!(s.phase, SaPhase::Established);
     assert_eq!(s.children.len(), 1);
+}
+
+#[test]
+fn child_sa_delete_is_answered_with_the_paired_spi() {
+    let mut p = established(46, true);
+    let (ca, cb) = (p.a.children()[0].clone(), p.b.children()[0].clone());
+    let (na, nb) = (p.a.events.len(), p.b.events.len());
+    let now = p.now;
+    assert!(
+        !p.a.ep.delete_child_sa(now, p.a.peer, ca.outbound_spi),
+        "not our inbound SPI"
+    );
+    assert!(p.a.ep.delete_child_sa(now, p.a.peer, ca.inbound_spi));
+    p.drive();
+    assert_eq!(
+        deletions(&p.a, na),
+        vec![Event::ChildSaDeleted {
+            peer: p.a.peer,
+            inbound_spi: ca.inbound_spi,
+            outbound_spi: ca.outbound_spi
+        }]
+    );
+    assert_eq!(
+        deletions(&p.b, nb),
+        vec![Event::ChildSaDeleted {
+            peer: p.b.peer,
+            inbound_spi: cb.inbound_spi,
+            outbound_spi: cb.outbound_spi
+        }]
+    );
+    for n in [&p.a, &p.b] {
+        let s = &n.ep.status()[0];
+        assert_eq!(s.phase, SaPhase::Established);
+        assert!(s.children.is_empty());
+    }
+    assert_eq!(p.a.ep.poll_timeout(), None);
 }

@@ -3,7 +3,10 @@
 mod sim;
 
 use ikev2::crypto::{Random, SeededRandom};
-use ikev2::wire::{decode_message, encode_message, Encrypted, ExchangeType, Flags, Header, Message, Payload, PayloadType};
+use ikev2::wire::{
+    decode_message, encode_message, Encrypted, ExchangeType, Flags, Header, Message, Payload,
+    PayloadType,
+};
 use ikev2::{Event, FailureReason, Role};
 use sim::*;
 use std::collections::HashMap;
@@ -45,7 +48,13 @@ fn gives_up_after_the_backoff_schedule_when_the_peer_is_gone() {
     // Every retransmission is the same datagram.
     assert!(p.a.sent.windows(2).all(|w| w[0].1 == w[1].1));
     match &p.a.events[..] {
-        [(at, Event::Failed { error: FailureReason::Timeout { tries: 5 }, .. })] => {
+        [(
+            at,
+            Event::Failed {
+                error: FailureReason::Timeout { tries: 5 },
+                ..
+            },
+        )] => {
             assert!((secs(*at) - 165.06112).abs() < 1e-3)
         }
         other => panic!("{other:?}"),
@@ -68,7 +77,9 @@ fn custom_schedule_is_followed() {
     p.drive();
     let sends: Vec<f64> = p.a.sent.iter().map(|(at, _)| secs(*at)).collect();
     assert_eq!(sends, vec![0.0, 1.0, 3.0]);
-    assert!(matches!(p.a.events[..], [(at, Event::Failed { error: FailureReason::Timeout { tries: 2 }, .. })] if secs(at) == 7.0));
+    assert!(
+        matches!(p.a.events[..], [(at, Event::Failed { error: FailureReason::Timeout { tries: 2 }, .. })] if secs(at) == 7.0)
+    );
 }
 
 /// Every retransmitted request and every repeated response is byte-identical to the first.
@@ -76,7 +87,13 @@ fn assert_repeats_identical(n: &Node) {
     let mut seen: HashMap<(u64, u64, u32, u8, bool), Vec<u8>> = HashMap::new();
     for (_, t) in &n.sent {
         let h = decode_message(&t.payload).unwrap().header;
-        let key = (h.spi_i, h.spi_r, h.message_id, h.exchange.0, h.flags.response());
+        let key = (
+            h.spi_i,
+            h.spi_r,
+            h.message_id,
+            h.exchange.0,
+            h.flags.response(),
+        );
         let first = seen.entry(key).or_insert_with(|| t.payload.clone());
         assert_eq!(first, &t.payload, "differing repeat of {key:?}");
     }
@@ -110,7 +127,10 @@ fn two_hundred_lossy_seeds_converge_to_identical_keys() {
         assert_repeats_identical(&p.b);
         retransmitted += p.a.sent.len() + p.b.sent.len() - 4;
     }
-    assert!(retransmitted > 50, "the network was not lossy: {retransmitted}");
+    assert!(
+        retransmitted > 50,
+        "the network was not lossy: {retransmitted}"
+    );
 }
 
 #[test]
@@ -126,13 +146,14 @@ fn duplicated_requests_get_the_cached_response() {
     assert_mirrored(&p, false);
     // Each of A's two requests arrived twice; B answered each copy with the same bytes and
     // processed it once.
-    let auth_responses: Vec<_> = p
-        .b
-        .sent
-        .iter()
-        .filter(|(_, t)| decode_message(&t.payload).unwrap().header.exchange == ExchangeType::IKE_AUTH)
-        .map(|(_, t)| t.payload.clone())
-        .collect();
+    let auth_responses: Vec<_> =
+        p.b.sent
+            .iter()
+            .filter(|(_, t)| {
+                decode_message(&t.payload).unwrap().header.exchange == ExchangeType::IKE_AUTH
+            })
+            .map(|(_, t)| t.payload.clone())
+            .collect();
     assert_eq!(auth_responses.len(), 2);
     assert_eq!(auth_responses[0], auth_responses[1]);
     assert_eq!(p.b.sent.len(), 4);
@@ -176,7 +197,12 @@ fn junk_and_unknown_spis_change_nothing() {
         p.initiate_a();
         p.drive();
         let (ca, _) = assert_mirrored(&p, nat);
-        let before = (p.a.sent.len(), p.b.sent.len(), p.a.events.len(), p.b.events.len());
+        let before = (
+            p.a.sent.len(),
+            p.b.sent.len(),
+            p.a.events.len(),
+            p.b.events.len(),
+        );
         let status = (p.a.ep.status(), p.b.ep.status());
 
         let a_pub = sock(A_PUBLIC, 500);
@@ -187,7 +213,12 @@ fn junk_and_unknown_spis_change_nothing() {
         // Random bytes of many lengths.
         for len in [0, 1, 4, 27, 28, 29, 100, 1500, 3000] {
             let g = garbage(&mut rng, len);
-            for (src, dst) in [(a_pub, b500), (a_pub4500, b4500), (b500, a_pub), (b4500, a_pub4500)] {
+            for (src, dst) in [
+                (a_pub, b500),
+                (a_pub4500, b4500),
+                (b500, a_pub),
+                (b4500, a_pub4500),
+            ] {
                 p.inject(src, dst, g.clone());
             }
         }
@@ -222,7 +253,11 @@ fn junk_and_unknown_spis_change_nothing() {
         // unparseable, for an unknown SPI, or fails the ICV.
         let auth_req = p.a.sent[1].1.payload.clone();
         let auth_resp = p.b.sent[1].1.payload.clone();
-        let (a_src, b_dst) = if nat { (a_pub4500, b4500) } else { (a_pub, b500) };
+        let (a_src, b_dst) = if nat {
+            (a_pub4500, b4500)
+        } else {
+            (a_pub, b500)
+        };
         for i in (0..auth_req.len()).step_by(7) {
             let mut m = auth_req.clone();
             m[i] ^= 0x40;
@@ -241,7 +276,12 @@ fn junk_and_unknown_spis_change_nothing() {
 
         assert_eq!(
             before,
-            (p.a.sent.len(), p.b.sent.len(), p.a.events.len(), p.b.events.len()),
+            (
+                p.a.sent.len(),
+                p.b.sent.len(),
+                p.a.events.len(),
+                p.b.events.len()
+            ),
             "junk caused output or events"
         );
         assert_eq!(status, (p.a.ep.status(), p.b.ep.status()));

@@ -82,7 +82,10 @@ fn every_ike_suite_both_roles_with_and_without_nat() {
     let mut groups = vec![];
     for (i, ike) in IKE_SUITES.iter().enumerate() {
         let esp = ESP_SUITES[i % ESP_SUITES.len()];
-        for (j, (b_starts, nat)) in [(false, false), (false, true), (true, false), (true, true)].into_iter().enumerate() {
+        for (j, (b_starts, nat)) in [(false, false), (false, true), (true, false), (true, true)]
+            .into_iter()
+            .enumerate()
+        {
             let p = run(100 + 4 * i as u64 + j as u64, &[ike], &[esp], b_starts, nat);
             let want = parse_ike(ike).unwrap();
             let got = ike_suite(&p);
@@ -107,7 +110,13 @@ fn every_ike_suite_both_roles_with_and_without_nat() {
 #[test]
 fn every_esp_suite() {
     for (i, esp) in ESP_SUITES.iter().enumerate() {
-        let p = run(200 + i as u64, &["aes256gcm16-prfsha256-ecp256"], &[esp], i % 2 == 1, i % 3 == 0);
+        let p = run(
+            200 + i as u64,
+            &["aes256gcm16-prfsha256-ecp256"],
+            &[esp],
+            i % 2 == 1,
+            i % 3 == 0,
+        );
         let want = parse_esp(esp).unwrap();
         let got = p.a.children()[0].suite;
         assert_eq!(vec![(got.encr, got.key_bits)], want.encr);
@@ -122,7 +131,12 @@ fn azure_default_policy_each_ike_and_esp_suite() {
     assert_eq!(azure.ike.len(), 4);
     assert_eq!(azure.esp.len(), 4);
     // We offer exactly one of Azure's suites; Azure (B) holds its whole default policy.
-    let ike_names = ["aes256-sha1-modp1024", "aes256-sha256-modp1024", "aes128-sha1-modp1024", "aes128-sha256-modp1024"];
+    let ike_names = [
+        "aes256-sha1-modp1024",
+        "aes256-sha256-modp1024",
+        "aes128-sha1-modp1024",
+        "aes128-sha256-modp1024",
+    ];
     let esp_names = ["aes256gcm16", "aes256-sha1", "aes256-sha256", "aes128-sha1"];
     for (i, (ike, esp)) in ike_names.iter().zip(esp_names).enumerate() {
         for nat in [false, true] {
@@ -142,7 +156,10 @@ fn azure_default_policy_each_ike_and_esp_suite() {
             assert_eq!(suite.dh, DhGroup::MODP1024);
             let want = parse_ike(ike).unwrap();
             assert_eq!(vec![suite.integ.unwrap()], want.integ);
-            assert_eq!(vec![(ca.suite.encr, ca.suite.key_bits)], parse_esp(esp).unwrap().encr);
+            assert_eq!(
+                vec![(ca.suite.encr, ca.suite.key_bits)],
+                parse_esp(esp).unwrap().encr
+            );
             assert_eq!(ca.inbound_keys.len(), key_len(&ca.suite));
         }
     }
@@ -152,11 +169,25 @@ fn azure_default_policy_each_ike_and_esp_suite() {
     a.esp_proposals = azure.esp.clone();
     b.ike_proposals = azure.ike.clone();
     b.esp_proposals = azure.esp.clone();
-    let mut p = Pair::new(310, NetConfig { nat: Some(Nat::ec2()), ..NetConfig::default() }, a, b);
+    let mut p = Pair::new(
+        310,
+        NetConfig {
+            nat: Some(Nat::ec2()),
+            ..NetConfig::default()
+        },
+        a,
+        b,
+    );
     p.initiate_b();
     p.drive();
     let (ca, _) = assert_mirrored(&p, true);
     let suite = ike_suite(&p);
-    assert_eq!((suite.encr, suite.key_bits, suite.prf), (EncrId::AES_CBC, Some(256), PrfId::HMAC_SHA1));
-    assert_eq!((ca.suite.encr, ca.suite.key_bits), (EncrId::AES_GCM_16, Some(256)));
+    assert_eq!(
+        (suite.encr, suite.key_bits, suite.prf),
+        (EncrId::AES_CBC, Some(256), PrfId::HMAC_SHA1)
+    );
+    assert_eq!(
+        (ca.suite.encr, ca.suite.key_bits),
+        (EncrId::AES_GCM_16, Some(256))
+    );
 }

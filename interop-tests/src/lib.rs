@@ -10,6 +10,7 @@ pub mod cleanup;
 pub mod error;
 pub mod fixtures;
 pub mod gateway_config;
+pub mod ipsecgw;
 pub mod netns;
 pub mod proc;
 pub mod rundir;
@@ -27,6 +28,15 @@ pub fn require_root(what: &str) -> bool {
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    eprintln!("SKIP {what}: interop tests need root (network namespaces); not running");
+    skip(
+        what,
+        "interop tests need root (network namespaces); not running",
+    );
     false
+}
+
+/// Prints `SKIP <what>: <why>` straight to stderr, past the test harness's output capture.
+pub fn skip(what: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {what}: {why}");
 }

@@ -53,7 +53,10 @@ fn lab_config_passes_ipsecgw_check_config() {
         .map(|p| target.join(p).join("ipsecgw"))
         .find(|p| p.is_file())
     else {
-        eprintln!("SKIP lab_config_passes_ipsecgw_check_config: no target/{{release,debug}}/ipsecgw built");
+        interop_tests::skip(
+            "lab_config_passes_ipsecgw_check_config",
+            "no target/{release,debug}/ipsecgw built",
+        );
         return;
     };
     let (lab, text) = toml_for(true);

@@ -132,9 +132,16 @@ pub struct Connection {
     pub name: String,
     /// The peer (Azure VPN Gateway public IP). At least one; the first is used.
     pub remote_addrs: Vec<IpAddr>,
-    /// Addresses we bind; empty = any.
+    /// Addresses we bind; empty = any (and empty while `local_addrs_auto` is unresolved).
     pub local_addrs: Vec<IpAddr>,
+    /// `local_addrs = ["auto"]`: bind the instance's private IPv4 from the EC2 metadata service.
+    /// The daemon resolves it with `platform::imds::resolve_config` before binding.
+    pub local_addrs_auto: bool,
+    /// `0.0.0.0` (a placeholder) while `local_id_auto` is unresolved.
     pub local_id: Identity,
+    /// `local_id = "auto"`: identify as the instance's public IPv4 (Elastic IP) from the EC2
+    /// metadata service. The daemon resolves it with `platform::imds::resolve_config`.
+    pub local_id_auto: bool,
     pub remote_id: Identity,
     pub psk: Psk,
     /// The preset the proposals came from, if they did.

@@ -73,8 +73,16 @@ impl fmt::Display for Config {
 fn connection(c: &Connection) -> Table {
     let mut t = Table::new();
     t.insert("remote_addrs".into(), list(&c.remote_addrs));
-    t.insert("local_addrs".into(), list(&c.local_addrs));
-    t.insert("local_id".into(), s(&c.local_id));
+    if c.local_addrs_auto {
+        t.insert("local_addrs".into(), list(&["auto"]));
+    } else {
+        t.insert("local_addrs".into(), list(&c.local_addrs));
+    }
+    if c.local_id_auto {
+        t.insert("local_id".into(), s("auto"));
+    } else {
+        t.insert("local_id".into(), s(&c.local_id));
+    }
     t.insert("remote_id".into(), s(&c.remote_id));
     t.insert("psk".into(), s("<redacted>"));
     if let Some(p) = &c.profile {

@@ -8,7 +8,7 @@ use super::{
     DEFAULT_CONTROL_SOCKET,
 };
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -250,9 +250,22 @@ fn connection(
     {
         c.err("remote_addrs", "missing: set the Azure VPN Gateway's public IP, e.g. remote_addrs = [\"203.0.113.20\"]");
     }
-    let local_addrs = c.addrs("local_addrs", raw.local_addrs.take());
+    let (local_addrs, local_addrs_auto) = local_addrs(&mut c, raw.local_addrs.take());
 
+    let mut local_id_auto = false;
     let local_id = match raw.local_id.take() {
+        Some(s) if s.trim().eq_ignore_ascii_case(AUTO) => {
+            local_id_auto = true;
+            Identity::Addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        }
+        None if local_addrs_auto => {
+            c.err(
+                "local_id",
+                "missing: with local_addrs = [\"auto\"] write local_id = \"auto\" (the Elastic IP, \
+                 from the EC2 metadata service) or the public address the peer sees",
+            );
+            Identity::Fqdn(String::new())
+        }
         Some(s) => Identity::parse(&s).unwrap_or_else(|e| {
             c.err("local_id", e);
             Identity::Fqdn(String::new())
@@ -486,7 +499,9 @@ fn connection(
         name: name.to_string(),
         remote_addrs,
         local_addrs,
+        local_addrs_auto,
         local_id,
+        local_id_auto,
         remote_id,
         psk: psk?,
         profile: profile_name,
@@ -508,6 +523,31 @@ fn connection(
         tun_name,
         children,
     })
+}
+
+/// The keyword that asks for the EC2 metadata service (`local_id`, `local_addrs`).
+const AUTO: &str = "auto";
+
+/// `local_addrs`: IP addresses, or `["auto"]` alone (resolved from IMDS by the daemon).
+fn local_addrs(c: &mut Ctx, v: Option<StrList>) -> (Vec<IpAddr>, bool) {
+    let Some(list) = v else {
+        return (Vec::new(), false);
+    };
+    let autos = list
+        .0
+        .iter()
+        .filter(|s| s.trim().eq_ignore_ascii_case(AUTO))
+        .count();
+    if autos == 0 {
+        return (c.addrs("local_addrs", Some(list)), false);
+    }
+    if list.0.len() > 1 {
+        c.err(
+            "local_addrs",
+            "\"auto\" must be the only entry: write local_addrs = [\"auto\"] or list addresses",
+        );
+    }
+    (Vec::new(), true)
 }
 
 fn errs_since(errs: &ConfigErrors, before: usize) -> bool {

@@ -1,7 +1,9 @@
 //! The control plane: one tokio task that owns the IKEv2 endpoint, feeds it datagrams and
 //! timeouts, sends what it produces, and turns its events into fast-path SA changes.
 
-use super::datapath::{AddrRange, GatewayDrops, InboundPath, InboundTable, OutboundPath, TunnelPath};
+use super::datapath::{
+    AddrRange, GatewayDrops, InboundPath, InboundTable, OutboundPath, TunnelPath,
+};
 use super::fast_path::IkeDatagram;
 use super::peer_config::{IKE_PORT, NAT_T_PORT};
 use super::status;
@@ -207,7 +209,9 @@ impl ControlPlane {
                 nat_local,
                 nat_remote,
             } => {
-                let Some(t) = self.tunnel_of(peer) else { return };
+                let Some(t) = self.tunnel_of(peer) else {
+                    return;
+                };
                 tracing::info!(
                     tunnel = %t.conn.name, spi_i = %format!("{spi_i:016x}"), spi_r = %format!("{spi_r:016x}"),
                     %suite, %local, %remote, nat_local, nat_remote, "IKE SA established"
@@ -229,7 +233,9 @@ impl ControlPlane {
             }
             Event::ChildSaEstablished(child) => {
                 let inbound = self.inbound.clone();
-                let Some(t) = self.tunnel_of(child.peer) else { return };
+                let Some(t) = self.tunnel_of(child.peer) else {
+                    return;
+                };
                 match install_child(t, &child, &inbound, now) {
                     Ok(()) => tracing::info!(
                         tunnel = %t.conn.name, spi_in = %format!("{:08x}", child.inbound_spi),
@@ -248,14 +254,18 @@ impl ControlPlane {
                 outbound_spi,
             } => {
                 let inbound = self.inbound.clone();
-                let Some(t) = self.tunnel_of(peer) else { return };
+                let Some(t) = self.tunnel_of(peer) else {
+                    return;
+                };
                 tracing::info!(tunnel = %t.conn.name, spi_in = %format!("{inbound_spi:08x}"), spi_out = %format!("{outbound_spi:08x}"), "CHILD SA deleted");
                 remove_child(t, &inbound, inbound_spi);
             }
             Event::IkeSaDeleted { peer, reason, .. } => {
                 let inbound = self.inbound.clone();
                 let shutting_down = self.shutting_down;
-                let Some(t) = self.tunnel_of(peer) else { return };
+                let Some(t) = self.tunnel_of(peer) else {
+                    return;
+                };
                 tracing::info!(tunnel = %t.conn.name, ?reason, "IKE SA deleted");
                 let spis: Vec<u32> = t.children.iter().map(|c| c.inbound_spi).collect();
                 for spi in spis {
@@ -268,10 +278,16 @@ impl ControlPlane {
             }
             Event::Failed { peer, error } => {
                 let shutting_down = self.shutting_down;
-                let Some(t) = self.tunnel_of(peer) else { return };
+                let Some(t) = self.tunnel_of(peer) else {
+                    return;
+                };
                 tracing::warn!(tunnel = %t.conn.name, error = %error, "tunnel setup failed");
-                if let FailureReason::NoProposalChosen { theirs: Some(p), .. }
-                | FailureReason::ChildNoProposalChosen { theirs: Some(p), .. } = &error
+                if let FailureReason::NoProposalChosen {
+                    theirs: Some(p), ..
+                }
+                | FailureReason::ChildNoProposalChosen {
+                    theirs: Some(p), ..
+                } = &error
                 {
                     t.peer_proposals = Some(p.clone());
                 }
@@ -288,30 +304,35 @@ impl ControlPlane {
     pub fn control(&mut self, now: Instant, req: Request) -> Response {
         match req {
             Request::Status => Response::Status(status::snapshot(self, now)),
-            Request::Initiate { name } => match self.tunnels.iter().position(|t| t.conn.name == name) {
-                Some(i) => {
-                    self.tunnels[i].held_down = false;
-                    self.initiate(now, i);
-                    Response::Ok {
-                        message: format!("initiating {name}"),
+            Request::Initiate { name } => {
+                match self.tunnels.iter().position(|t| t.conn.name == name) {
+                    Some(i) => {
+                        self.tunnels[i].held_down = false;
+                        self.initiate(now, i);
+                        Response::Ok {
+                            message: format!("initiating {name}"),
+                        }
                     }
+                    None => unknown(&name, self),
                 }
-                None => unknown(&name, self),
-            },
-            Request::Terminate { name } => match self.tunnels.iter().position(|t| t.conn.name == name) {
-                Some(i) => {
-                    let t = &mut self.tunnels[i];
-                    t.held_down = true;
-                    t.retry_at = None;
-                    self.endpoint.terminate(now, t.peer);
-                    Response::Ok {
-                        message: format!("terminating {name}"),
+            }
+            Request::Terminate { name } => {
+                match self.tunnels.iter().position(|t| t.conn.name == name) {
+                    Some(i) => {
+                        let t = &mut self.tunnels[i];
+                        t.held_down = true;
+                        t.retry_at = None;
+                        self.endpoint.terminate(now, t.peer);
+                        Response::Ok {
+                            message: format!("terminating {name}"),
+                        }
                     }
+                    None => unknown(&name, self),
                 }
-                None => unknown(&name, self),
-            },
+            }
             Request::Reload => Response::Error {
-                message: "reload is not implemented yet: restart the daemon to apply a new config".into(),
+                message: "reload is not implemented yet: restart the daemon to apply a new config"
+                    .into(),
             },
         }
     }
@@ -333,7 +354,10 @@ impl ControlPlane {
 fn unknown(name: &str, cp: &ControlPlane) -> Response {
     let names: Vec<&str> = cp.tunnels.iter().map(|t| t.conn.name.as_str()).collect();
     Response::Error {
-        message: format!("no connection named `{name}` (configured: {})", names.join(", ")),
+        message: format!(
+            "no connection named `{name}` (configured: {})",
+            names.join(", ")
+        ),
     }
 }
 
@@ -351,15 +375,21 @@ fn ts_strings(ts: &[ikev2::wire::TrafficSelector]) -> Vec<String> {
 }
 
 /// Install a new CHILD_SA: inbound first, then switch outbound (make-before-break).
-fn install_child(t: &mut Tunnel, c: &ChildSa, table: &InboundTable, now: Instant) -> Result<(), String> {
+fn install_child(
+    t: &mut Tunnel,
+    c: &ChildSa,
+    table: &InboundTable,
+    now: Instant,
+) -> Result<(), String> {
     if !c.udp_encap {
         return Err(
             "the peer negotiated raw ESP (no NAT detected): ipsecgw sends ESP in UDP only; set `encap = true` on the connection"
                 .into(),
         );
     }
-    let suite = esp::Suite::from_transforms(c.suite.encr.0, c.suite.key_bits, c.suite.integ.map(|i| i.0))
-        .map_err(|e| format!("ESP suite {}: {e}", c.suite))?;
+    let suite =
+        esp::Suite::from_transforms(c.suite.encr.0, c.suite.key_bits, c.suite.integ.map(|i| i.0))
+            .map_err(|e| format!("ESP suite {}: {e}", c.suite))?;
     let child_cfg = t.conn.children.first();
     let mut cfg = esp::SaConfig::new(c.inbound_spi, suite);
     cfg.esn = c.suite.esn;
@@ -372,11 +402,12 @@ fn install_child(t: &mut Tunnel, c: &ChildSa, table: &InboundTable, now: Instant
             hard_packets: cc.lifetime.life_packets,
         };
     }
-    let inbound = esp::InboundSa::new(&cfg, c.inbound_keys.as_bytes()).map_err(|e| format!("inbound SA: {e}"))?;
+    let inbound = esp::InboundSa::new(&cfg, c.inbound_keys.as_bytes())
+        .map_err(|e| format!("inbound SA: {e}"))?;
     let mut out_cfg = cfg;
     out_cfg.spi = c.outbound_spi;
-    let outbound =
-        esp::OutboundSa::new(&out_cfg, c.outbound_keys.as_bytes()).map_err(|e| format!("outbound SA: {e}"))?;
+    let outbound = esp::OutboundSa::new(&out_cfg, c.outbound_keys.as_bytes())
+        .map_err(|e| format!("outbound SA: {e}"))?;
     table.insert(InboundPath {
         sa: inbound,
         tunnel: t.path.index,
@@ -391,8 +422,14 @@ fn install_child(t: &mut Tunnel, c: &ChildSa, table: &InboundTable, now: Instant
     })));
     if let Some(old) = old {
         let s = old.sa.stats();
-        t.path.retired_out.0.fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
-        t.path.retired_out.1.fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
+        t.path
+            .retired_out
+            .0
+            .fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
+        t.path
+            .retired_out
+            .1
+            .fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
     }
     t.children.push(InstalledChild {
         inbound_spi: c.inbound_spi,
@@ -413,15 +450,30 @@ fn remove_child(t: &mut Tunnel, table: &InboundTable, inbound_spi: u32) {
     let child = t.children.remove(pos);
     if let Some(old) = table.remove(inbound_spi) {
         let s = old.sa.stats();
-        t.path.retired_in.0.fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
-        t.path.retired_in.1.fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
+        t.path
+            .retired_in
+            .0
+            .fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
+        t.path
+            .retired_in
+            .1
+            .fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
     }
     let current = t.path.outbound.load();
-    if current.as_ref().is_some_and(|o| o.sa.spi() == child.outbound_spi) {
+    if current
+        .as_ref()
+        .is_some_and(|o| o.sa.spi() == child.outbound_spi)
+    {
         if let Some(old) = t.path.outbound.swap(None) {
             let s = old.sa.stats();
-            t.path.retired_out.0.fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
-            t.path.retired_out.1.fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
+            t.path
+                .retired_out
+                .0
+                .fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
+            t.path
+                .retired_out
+                .1
+                .fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -89,7 +89,8 @@ pub struct InboundPath {
 impl InboundPath {
     /// RFC 4301 5.2: a decrypted packet must match the SA's selectors.
     pub fn allows(&self, src: IpAddr, dst: IpAddr) -> bool {
-        self.remote_ts.iter().any(|r| r.contains(src)) && self.local_ts.iter().any(|r| r.contains(dst))
+        self.remote_ts.iter().any(|r| r.contains(src))
+            && self.local_ts.iter().any(|r| r.contains(dst))
     }
 }
 

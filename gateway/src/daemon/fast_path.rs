@@ -60,7 +60,10 @@ fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &
                     tunnel.drops.send_failed.fetch_add(1, Ordering::Relaxed);
                 }
                 if !icmp.is_empty() && tun.send_batch(&mut icmp).is_err() {
-                    tunnel.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
+                    tunnel
+                        .drops
+                        .tun_write_failed
+                        .fetch_add(1, Ordering::Relaxed);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -299,10 +302,7 @@ mod tests {
         v4[16..20].copy_from_slice(&[10, 0, 1, 10]);
         assert_eq!(
             inner_addrs(&v4),
-            Some((
-                IpAddr::from([10, 1, 0, 10]),
-                IpAddr::from([10, 0, 1, 10])
-            ))
+            Some((IpAddr::from([10, 1, 0, 10]), IpAddr::from([10, 0, 1, 10])))
         );
         let mut v6 = [0u8; 40];
         v6[0] = 0x60;

@@ -87,7 +87,12 @@ async fn run_async(config: Config, _config_path: PathBuf) -> Result<(), Box<dyn 
         let mut tc = TunConfig::new(conn.tun_name.clone(), conn.mtu);
         tc.offload = true;
         tc.txqueuelen = Some(1000);
-        let tun = Tun::open(&tc).map_err(|e| format!("connection {}: cannot open TUN {}: {e}", conn.name, conn.tun_name))?;
+        let tun = Tun::open(&tc).map_err(|e| {
+            format!(
+                "connection {}: cannot open TUN {}: {e}",
+                conn.name, conn.tun_name
+            )
+        })?;
         let ifindex = tun.ifindex();
         routes.set_link_up(ifindex).await?;
         let prefixes: Vec<IpPrefix> = conn
@@ -96,10 +101,12 @@ async fn run_async(config: Config, _config_path: PathBuf) -> Result<(), Box<dyn 
             .flat_map(|c| c.remote_ts.iter())
             .filter_map(|p| IpPrefix::new(p.addr, p.len).ok())
             .collect();
-        routes
-            .add_routes(ifindex, &prefixes)
-            .await
-            .map_err(|e| format!("connection {}: cannot add routes via {}: {e}", conn.name, conn.tun_name))?;
+        routes.add_routes(ifindex, &prefixes).await.map_err(|e| {
+            format!(
+                "connection {}: cannot add routes via {}: {e}",
+                conn.name, conn.tun_name
+            )
+        })?;
         let local_ip = local_ip_of(conn);
         let mut path = TunnelPath::new(conn.name.clone(), index, conn.mtu);
         path.mss_v4 = conn.mss_ipv4();
@@ -156,7 +163,10 @@ async fn run_async(config: Config, _config_path: PathBuf) -> Result<(), Box<dyn 
         threads.push(fast_path::spawn_inbound(InboundCtx {
             sock: s.nat_t.clone(),
             table: inbound.clone(),
-            tunnels: tunnels.iter().map(|t| (t.path.clone(), t.tun.clone())).collect(),
+            tunnels: tunnels
+                .iter()
+                .map(|t| (t.path.clone(), t.tun.clone()))
+                .collect(),
             ike_tx: ike_tx.clone(),
             drops: drops.clone(),
             waker: waker.clone(),
@@ -166,8 +176,12 @@ async fn run_async(config: Config, _config_path: PathBuf) -> Result<(), Box<dyn 
 
     // Control socket.
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControlMsg>(16);
-    let listener = crate::control::server::bind(&config.daemon.control_socket)
-        .map_err(|e| format!("cannot bind control socket {}: {e}", config.daemon.control_socket.display()))?;
+    let listener = crate::control::server::bind(&config.daemon.control_socket).map_err(|e| {
+        format!(
+            "cannot bind control socket {}: {e}",
+            config.daemon.control_socket.display()
+        )
+    })?;
     let handler: crate::control::server::Handler = Arc::new(move |req| {
         let ctl_tx = ctl_tx.clone();
         Box::pin(async move {

@@ -3,7 +3,8 @@
 
 use super::control_plane::{drops_of, ControlPlane, Tunnel};
 use crate::control::protocol::{
-    ChildSaStatus, DaemonInfo, IkeSaStatus, StatusSnapshot, TrafficTotals, TunnelState, TunnelStatus,
+    ChildSaStatus, DaemonInfo, IkeSaStatus, StatusSnapshot, TrafficTotals, TunnelState,
+    TunnelStatus,
 };
 use ikev2::wire::TrafficSelector;
 use ikev2::SaPhase;
@@ -22,7 +23,10 @@ pub fn selector_string(ts: &TrafficSelector) -> String {
     if ts.ip_protocol == 0 && ts.start_port == 0 && ts.end_port == 65535 {
         range
     } else {
-        format!("{range}[{}/{}-{}]", ts.ip_protocol, ts.start_port, ts.end_port)
+        format!(
+            "{range}[{}/{}-{}]",
+            ts.ip_protocol, ts.start_port, ts.end_port
+        )
     }
 }
 
@@ -77,7 +81,11 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
             };
             let outbound = t.path.outbound.load();
             for c in &t.children {
-                let ins = cp.inbound.get(c.inbound_spi).map(|p| p.sa.stats()).unwrap_or_default();
+                let ins = cp
+                    .inbound
+                    .get(c.inbound_spi)
+                    .map(|p| p.sa.stats())
+                    .unwrap_or_default();
                 let outs = outbound
                     .as_ref()
                     .filter(|o| o.sa.spi() == c.outbound_spi)
@@ -88,7 +96,12 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                 traffic.bytes_out += outs.bytes;
                 traffic.packets_out += outs.packets;
                 child_sas.push(ChildSaStatus {
-                    name: t.conn.children.first().map(|c| c.name.clone()).unwrap_or_default(),
+                    name: t
+                        .conn
+                        .children
+                        .first()
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default(),
                     spi_in: format!("{:08x}", c.inbound_spi),
                     spi_out: format!("{:08x}", c.outbound_spi),
                     suite: c.suite.to_string(),
@@ -103,17 +116,22 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                     remote_ts: c.remote_ts.clone(),
                 });
             }
-            let mut drops: std::collections::BTreeMap<String, u64> = drops_of(t, &cp.inbound).into_iter().collect();
+            let mut drops: std::collections::BTreeMap<String, u64> =
+                drops_of(t, &cp.inbound).into_iter().collect();
             drops.retain(|_, v| *v > 0);
             TunnelStatus {
                 name: t.conn.name.clone(),
                 state: tunnel_state(t, ps.map(|p| p.phase)),
-                local_addr: t.ike.as_ref().map(|i| i.local.to_string()).or(Some(t.local_ip.to_string())),
-                remote_addr: t
+                local_addr: t
                     .ike
                     .as_ref()
-                    .map(|i| i.remote.to_string())
-                    .or(t.conn.remote_addrs.first().map(|a| a.to_string())),
+                    .map(|i| i.local.to_string())
+                    .or(Some(t.local_ip.to_string())),
+                remote_addr: t.ike.as_ref().map(|i| i.remote.to_string()).or(t
+                    .conn
+                    .remote_addrs
+                    .first()
+                    .map(|a| a.to_string())),
                 local_id: Some(t.conn.local_id.to_string()),
                 remote_id: Some(t.conn.remote_id.to_string()),
                 nat_local: t.ike.as_ref().is_some_and(|i| i.nat_local),

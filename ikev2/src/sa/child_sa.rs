@@ -17,7 +17,9 @@ pub(crate) fn esp_key_lengths(suite: &EspSuite) -> Option<(usize, usize)> {
         _ => None,
     };
     let encr = match suite.encr {
-        EncrId::AES_GCM_8 | EncrId::AES_GCM_12 | EncrId::AES_GCM_16 | EncrId::AES_CTR => key(suite.key_bits)? + 4,
+        EncrId::AES_GCM_8 | EncrId::AES_GCM_12 | EncrId::AES_GCM_16 | EncrId::AES_CTR => {
+            key(suite.key_bits)? + 4
+        }
         EncrId::AES_CBC => key(suite.key_bits)?,
         EncrId::CHACHA20_POLY1305 => 36,
         _ => return None,
@@ -44,8 +46,9 @@ pub(crate) fn derive_keys(
     suite: &EspSuite,
     initiator: bool,
 ) -> Result<(Secret, Secret), CryptoError> {
-    let (e, a) = esp_key_lengths(suite)
-        .ok_or_else(|| CryptoError::Unsupported(format!("ESP keying for {:?}/{:?}", suite.encr, suite.integ)))?;
+    let (e, a) = esp_key_lengths(suite).ok_or_else(|| {
+        CryptoError::Unsupported(format!("ESP keying for {:?}/{:?}", suite.encr, suite.integ))
+    })?;
     let one = e + a;
     let keymat = crypto::child_keymat(prf, sk_d, None, ni, nr, 2 * one)?;
     let bytes = keymat.as_bytes();
@@ -53,7 +56,11 @@ pub(crate) fn derive_keys(
         (Some(x), Some(y)) => (Secret::new(x.to_vec()), Secret::new(y.to_vec())),
         _ => return Err(CryptoError::Malformed("short KEYMAT")),
     };
-    Ok(if initiator { (r_to_i, i_to_r) } else { (i_to_r, r_to_i) })
+    Ok(if initiator {
+        (r_to_i, i_to_r)
+    } else {
+        (i_to_r, r_to_i)
+    })
 }
 
 /// A fresh inbound ESP SPI: random, not 0..=255 (reserved, RFC 4303 2.1), not in use.

@@ -6,14 +6,16 @@ use super::ike_sa_init::InitDone;
 use super::keys::IkeKeys;
 use super::retransmit::RequestKind;
 use super::traffic_selector::{narrow, within};
-use super::{error_notify, notify, open, unknown_critical, Ctx, Established, IkeSa, Next, Opened, State};
+use super::{
+    error_notify, notify, open, unknown_critical, Ctx, Established, IkeSa, Next, Opened, State,
+};
 use crate::config::{Identity, PeerConfig};
 use crate::crypto::{ct_eq, psk_auth, Prf, Secret};
 use crate::event::{Event, FailureReason, Transmit};
 use crate::proposal;
 use crate::wire::{
-    id_payload_body, AuthMethod, AuthPayload, Delete, ExchangeType, Identification, Message, NotifyType, Payload,
-    Proposal, ProtocolId, SaPayload, TrafficSelector,
+    id_payload_body, AuthMethod, AuthPayload, Delete, ExchangeType, Identification, Message,
+    NotifyType, Payload, Proposal, ProtocolId, SaPayload, TrafficSelector,
 };
 use std::net::SocketAddr;
 
@@ -39,8 +41,22 @@ pub(crate) fn our_esp_wire(cfg: &PeerConfig, spi: u32) -> Vec<Proposal> {
 }
 
 /// AUTH = prf(prf(PSK, "Key Pad for IKEv2"), RealMessage | NonceData | prf(SK_p, ID')) (2.15).
-fn auth_value(prf: Prf, psk: &Secret, real_message: &[u8], peer_nonce: &[u8], sk_p: &Secret, id: &Identification) -> Vec<u8> {
-    psk_auth(prf, psk.as_bytes(), real_message, peer_nonce, sk_p.as_bytes(), &id_payload_body(id))
+fn auth_value(
+    prf: Prf,
+    psk: &Secret,
+    real_message: &[u8],
+    peer_nonce: &[u8],
+    sk_p: &Secret,
+    id: &Identification,
+) -> Vec<u8> {
+    psk_auth(
+        prf,
+        psk.as_bytes(),
+        real_message,
+        peer_nonce,
+        sk_p.as_bytes(),
+        &id_payload_body(id),
+    )
 }
 
 fn auth_payload(payloads: &[Payload]) -> Option<&AuthPayload> {
@@ -87,7 +103,13 @@ pub(crate) fn start(
     payloads.push(Payload::TsI(cfg.local_ts.clone()));
     payloads.push(Payload::TsR(cfg.remote_ts.clone()));
     sa.outstanding = None;
-    sa.send_request(ctx, &keys, ExchangeType::IKE_AUTH, payloads, RequestKind::IkeAuth);
+    sa.send_request(
+        ctx,
+        &keys,
+        ExchangeType::IKE_AUTH,
+        payloads,
+        RequestKind::IkeAuth,
+    );
     if sa.outstanding.is_none() {
         return sa.fail(ctx, FailureReason::Local("could not seal IKE_AUTH".into()));
     }
@@ -103,7 +125,13 @@ pub(crate) fn start(
 
 /// Initiator: the IKE_AUTH response. Not authentic: ignored. Otherwise verify IDr and AUTH,
 /// then take the CHILD_SA or report why there is none.
-pub(crate) fn on_response(sa: &mut IkeSa, st: AuthSent, ctx: &mut Ctx<'_>, msg: &Message, bytes: &[u8]) -> Next {
+pub(crate) fn on_response(
+    sa: &mut IkeSa,
+    st: AuthSent,
+    ctx: &mut Ctx<'_>,
+    msg: &Message,
+    bytes: &[u8],
+) -> Next {
     if msg.header.exchange != ExchangeType::IKE_AUTH {
         sa.state = State::AuthSent(Box::new(st));
         return Next::Keep;
@@ -114,10 +142,18 @@ pub(crate) fn on_response(sa: &mut IkeSa, st: AuthSent, ctx: &mut Ctx<'_>, msg: 
             sa.state = State::AuthSent(Box::new(st));
             return Next::Keep;
         }
-        Opened::Malformed => return sa.fail(ctx, FailureReason::Protocol("malformed IKE_AUTH response".into())),
+        Opened::Malformed => {
+            return sa.fail(
+                ctx,
+                FailureReason::Protocol("malformed IKE_AUTH response".into()),
+            )
+        }
     };
     if let Some(kind) = unknown_critical(&p) {
-        return sa.fail(ctx, FailureReason::Protocol(format!("unsupported critical payload {kind:?}")));
+        return sa.fail(
+            ctx,
+            FailureReason::Protocol(format!("unsupported critical payload {kind:?}")),
+        );
     }
     let cfg = sa.cfg.clone();
     let (Some(auth), Some(idr)) = (
@@ -142,9 +178,11 @@ pub(crate) fn on_response(sa: &mut IkeSa, st: AuthSent, ctx: &mut Ctx<'_>, msg: 
         };
         return sa.fail(ctx, error);
     };
-    let id_ok = Identity::from_wire(idr).is_some_and(|id| cfg.accepts_remote_id(&id, sa.remote.ip()));
+    let id_ok =
+        Identity::from_wire(idr).is_some_and(|id| cfg.accepts_remote_id(&id, sa.remote.ip()));
     if !id_ok {
-        let shown = Identity::from_wire(idr).map_or_else(|| format!("{:?}", idr.id_type), |i| i.to_string());
+        let shown = Identity::from_wire(idr)
+            .map_or_else(|| format!("{:?}", idr.id_type), |i| i.to_string());
         notify_auth_failed(sa, ctx, &st.keys);
         return sa.fail(
             ctx,
@@ -153,7 +191,14 @@ pub(crate) fn on_response(sa: &mut IkeSa, st: AuthSent, ctx: &mut Ctx<'_>, msg: 
             },
         );
     }
-    let expected = auth_value(st.keys.prf, &cfg.psk, &st.init_response, &st.ni, &st.keys.sk_pr, idr);
+    let expected = auth_value(
+        st.keys.prf,
+        &cfg.psk,
+        &st.init_response,
+        &st.ni,
+        &st.keys.sk_pr,
+        idr,
+    );
     if auth.method != AuthMethod::SHARED_KEY_MIC || !ct_eq(&auth.data, &expected) {
         notify_auth_failed(sa, ctx, &st.keys);
         return sa.fail(
@@ -178,11 +223,20 @@ pub(crate) fn on_response(sa: &mut IkeSa, st: AuthSent, ctx: &mut Ctx<'_>, msg: 
             nat_remote: sa.nat_remote,
         });
     }
-    let AuthSent { keys, ni, nr, child_spi, .. } = st;
+    let AuthSent {
+        keys,
+        ni,
+        nr,
+        child_spi,
+        ..
+    } = st;
     match initiator_child(sa, &p, &keys, &ni, &nr, child_spi) {
         Ok(child) => ctx.emit(Event::ChildSaEstablished(child)),
         Err((error, created)) => {
-            ctx.emit(Event::Failed { peer: sa.peer, error });
+            ctx.emit(Event::Failed {
+                peer: sa.peer,
+                error,
+            });
             if created {
                 // The responder created a CHILD_SA we cannot use: delete it (RFC 7296 1.4.1).
                 let payloads = vec![Payload::Delete(Delete {
@@ -229,7 +283,10 @@ fn initiator_child(
     if let Some(kind) = error_notify(p) {
         return Err((
             match kind {
-                NotifyType::NO_PROPOSAL_CHOSEN => FailureReason::ChildNoProposalChosen { ours: ours(), theirs: None },
+                NotifyType::NO_PROPOSAL_CHOSEN => FailureReason::ChildNoProposalChosen {
+                    ours: ours(),
+                    theirs: None,
+                },
                 NotifyType::TS_UNACCEPTABLE => FailureReason::TsUnacceptable,
                 other => FailureReason::PeerError(other),
             },
@@ -241,10 +298,16 @@ fn initiator_child(
         _ => None,
     });
     let Some([chosen]) = chosen.map(|s| s.proposals.as_slice()) else {
-        return Err((FailureReason::Protocol("no single ESP proposal in IKE_AUTH response".into()), false));
+        return Err((
+            FailureReason::Protocol("no single ESP proposal in IKE_AUTH response".into()),
+            false,
+        ));
     };
     let Some(outbound_spi) = esp_spi(chosen) else {
-        return Err((FailureReason::Protocol("bad ESP SPI in IKE_AUTH response".into()), false));
+        return Err((
+            FailureReason::Protocol("bad ESP SPI in IKE_AUTH response".into()),
+            false,
+        ));
     };
     let suite = proposal::accept_esp(&cfg.esp_proposals, chosen, false).map_err(|_| {
         (
@@ -255,7 +318,9 @@ fn initiator_child(
             true,
         )
     })?;
-    let ts = |f: fn(&Payload) -> Option<&Vec<TrafficSelector>>| p.iter().find_map(f).cloned().unwrap_or_default();
+    let ts = |f: fn(&Payload) -> Option<&Vec<TrafficSelector>>| {
+        p.iter().find_map(f).cloned().unwrap_or_default()
+    };
     let tsi = ts(|x| match x {
         Payload::TsI(t) => Some(t),
         _ => None,
@@ -268,8 +333,9 @@ fn initiator_child(
     if !within(&tsi, &cfg.local_ts) || !within(&tsr, &cfg.remote_ts) {
         return Err((FailureReason::TsUnacceptable, true));
     }
-    let (inbound_keys, outbound_keys) = derive_keys(keys.prf, keys.sk_d.as_bytes(), ni, nr, &suite, true)
-        .map_err(|e| (FailureReason::Local(e.to_string()), true))?;
+    let (inbound_keys, outbound_keys) =
+        derive_keys(keys.prf, keys.sk_d.as_bytes(), ni, nr, &suite, true)
+            .map_err(|e| (FailureReason::Local(e.to_string()), true))?;
     let record = ChildRecord {
         inbound_spi: child_spi,
         outbound_spi,
@@ -305,19 +371,53 @@ pub(crate) fn on_request(
             return Next::Keep;
         }
         Opened::Malformed => {
-            return refuse(sa, st, ctx, msg, bytes, local, remote, NotifyType::INVALID_SYNTAX, vec![], None);
+            return refuse(
+                sa,
+                st,
+                ctx,
+                msg,
+                bytes,
+                local,
+                remote,
+                NotifyType::INVALID_SYNTAX,
+                vec![],
+                None,
+            );
         }
     };
     if let Some(kind) = unknown_critical(&p) {
-        let why = FailureReason::Protocol(format!("unsupported critical payload {kind:?} in IKE_AUTH"));
-        return refuse(sa, st, ctx, msg, bytes, local, remote, NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![kind.0], Some(why));
+        let why =
+            FailureReason::Protocol(format!("unsupported critical payload {kind:?} in IKE_AUTH"));
+        return refuse(
+            sa,
+            st,
+            ctx,
+            msg,
+            bytes,
+            local,
+            remote,
+            NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+            vec![kind.0],
+            Some(why),
+        );
     }
     let idi = p.iter().find_map(|x| match x {
         Payload::IdI(i) => Some(i),
         _ => None,
     });
     let (Some(idi), Some(auth)) = (idi, auth_payload(&p)) else {
-        return refuse(sa, st, ctx, msg, bytes, local, remote, NotifyType::INVALID_SYNTAX, vec![], None);
+        return refuse(
+            sa,
+            st,
+            ctx,
+            msg,
+            bytes,
+            local,
+            remote,
+            NotifyType::INVALID_SYNTAX,
+            vec![],
+            None,
+        );
     };
     // Pick the peer configuration by IDi: an explicit remote_id first, then address IDs.
     let ident = Identity::from_wire(idi);
@@ -336,27 +436,76 @@ pub(crate) fn on_request(
     let Some((peer, cfg)) = picked else {
         let shown = ident.map_or_else(|| format!("{:?}", idi.id_type), |i| i.to_string());
         let why = auth_failed(format!("peer identity {shown} is not configured"));
-        return refuse(sa, st, ctx, msg, bytes, local, remote, NotifyType::AUTHENTICATION_FAILED, vec![], why);
+        return refuse(
+            sa,
+            st,
+            ctx,
+            msg,
+            bytes,
+            local,
+            remote,
+            NotifyType::AUTHENTICATION_FAILED,
+            vec![],
+            why,
+        );
     };
     if peer != sa.peer && proposal::accept_ike(&cfg.ike_proposals, &st.chosen).is_err() {
         let why = auth_failed(format!("IKE suite not allowed for peer {}", cfg.name));
-        return refuse(sa, st, ctx, msg, bytes, local, remote, NotifyType::AUTHENTICATION_FAILED, vec![], why);
+        return refuse(
+            sa,
+            st,
+            ctx,
+            msg,
+            bytes,
+            local,
+            remote,
+            NotifyType::AUTHENTICATION_FAILED,
+            vec![],
+            why,
+        );
     }
     sa.peer = peer;
     sa.cfg = cfg.clone();
-    let expected = auth_value(st.keys.prf, &cfg.psk, &st.request, &st.nr, &st.keys.sk_pi, idi);
+    let expected = auth_value(
+        st.keys.prf,
+        &cfg.psk,
+        &st.request,
+        &st.nr,
+        &st.keys.sk_pi,
+        idi,
+    );
     if auth.method != AuthMethod::SHARED_KEY_MIC || !ct_eq(&auth.data, &expected) {
         let why = auth_failed("the peer's AUTH does not verify (PSK mismatch?)".into());
-        return refuse(sa, st, ctx, msg, bytes, local, remote, NotifyType::AUTHENTICATION_FAILED, vec![], why);
+        return refuse(
+            sa,
+            st,
+            ctx,
+            msg,
+            bytes,
+            local,
+            remote,
+            NotifyType::AUTHENTICATION_FAILED,
+            vec![],
+            why,
+        );
     }
     // Authenticated: answer to where the request came from (RFC 7296 2.23).
     sa.local = local;
     sa.remote = remote;
-    if p.iter().any(|x| matches!(x, Payload::Notify(n) if n.kind == NotifyType::INITIAL_CONTACT)) {
+    if p.iter()
+        .any(|x| matches!(x, Payload::Notify(n) if n.kind == NotifyType::INITIAL_CONTACT))
+    {
         ctx.initial_contact = Some(peer);
     }
     let idr = cfg.local_id.to_wire();
-    let our_auth = auth_value(st.keys.prf, &cfg.psk, &st.response, &st.ni, &st.keys.sk_pr, &idr);
+    let our_auth = auth_value(
+        st.keys.prf,
+        &cfg.psk,
+        &st.response,
+        &st.ni,
+        &st.keys.sk_pr,
+        &idr,
+    );
     let mut out = vec![
         Payload::IdR(idr),
         Payload::Auth(AuthPayload {
@@ -365,7 +514,16 @@ pub(crate) fn on_request(
         }),
     ];
     let child = responder_child(sa, ctx, &p, &st, &mut out);
-    sa.respond(ctx, &st.keys, ExchangeType::IKE_AUTH, id, bytes, local, remote, &out);
+    sa.respond(
+        ctx,
+        &st.keys,
+        ExchangeType::IKE_AUTH,
+        id,
+        bytes,
+        local,
+        remote,
+        &out,
+    );
     sa.established_at = Some(ctx.now);
     if let Some(suite) = sa.suite {
         ctx.emit(Event::IkeSaEstablished {
@@ -384,7 +542,6 @@ pub(crate) fn on_request(
         Err(Some(error)) => ctx.emit(Event::Failed { peer, error }),
         Err(None) => {}
     }
-    sa.half_open_key.take();
     let InitDone { keys, .. } = st;
     sa.state = State::Established(Box::new(Established { keys }));
     Next::Keep
@@ -417,13 +574,21 @@ fn responder_child(
     };
     let ours = || proposal::describe(&our_esp_wire(&cfg, 0));
     let selected = proposal::select_esp(&cfg.esp_proposals, &offer.proposals, false);
-    let spi_of = |num: u8| offer.proposals.iter().find(|x| x.num == num).and_then(esp_spi);
+    let spi_of = |num: u8| {
+        offer
+            .proposals
+            .iter()
+            .find(|x| x.num == num)
+            .and_then(esp_spi)
+    };
     let (num, suite, outbound_spi) = match selected {
         Ok((num, suite)) => match spi_of(num) {
             Some(spi) => (num, suite, spi),
             None => {
                 out.push(notify(NotifyType::INVALID_SYNTAX, vec![]));
-                return Err(Some(FailureReason::Protocol("bad ESP SPI in IKE_AUTH".into())));
+                return Err(Some(FailureReason::Protocol(
+                    "bad ESP SPI in IKE_AUTH".into(),
+                )));
             }
         },
         Err(_) => {
@@ -441,14 +606,20 @@ fn responder_child(
         out.push(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         return Err(Some(FailureReason::TsUnacceptable));
     }
-    let (inbound_keys, outbound_keys) =
-        match derive_keys(st.keys.prf, st.keys.sk_d.as_bytes(), &st.ni, &st.nr, &suite, false) {
-            Ok(k) => k,
-            Err(e) => {
-                out.push(notify(NotifyType::NO_PROPOSAL_CHOSEN, vec![]));
-                return Err(Some(FailureReason::Local(e.to_string())));
-            }
-        };
+    let (inbound_keys, outbound_keys) = match derive_keys(
+        st.keys.prf,
+        st.keys.sk_d.as_bytes(),
+        &st.ni,
+        &st.nr,
+        &suite,
+        false,
+    ) {
+        Ok(k) => k,
+        Err(e) => {
+            out.push(notify(NotifyType::NO_PROPOSAL_CHOSEN, vec![]));
+            return Err(Some(FailureReason::Local(e.to_string())));
+        }
+    };
     let inbound_spi = allocate_spi(ctx.rng, ctx.spis);
     sa.spis.push(inbound_spi);
     out.push(Payload::Sa(SaPayload {
@@ -485,9 +656,22 @@ fn refuse(
     why: Option<FailureReason>,
 ) -> Next {
     let out = [notify(kind, data)];
-    sa.respond(ctx, &st.keys, ExchangeType::IKE_AUTH, msg.header.message_id, bytes, local, remote, &out);
-    let error = why.unwrap_or_else(|| FailureReason::Protocol(format!("refused IKE_AUTH with {kind:?}")));
-    ctx.emit(Event::Failed { peer: sa.peer, error });
+    sa.respond(
+        ctx,
+        &st.keys,
+        ExchangeType::IKE_AUTH,
+        msg.header.message_id,
+        bytes,
+        local,
+        remote,
+        &out,
+    );
+    let error =
+        why.unwrap_or_else(|| FailureReason::Protocol(format!("refused IKE_AUTH with {kind:?}")));
+    ctx.emit(Event::Failed {
+        peer: sa.peer,
+        error,
+    });
     sa.linger(ctx);
     Next::Keep
 }

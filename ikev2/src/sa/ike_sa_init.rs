@@ -4,14 +4,17 @@
 
 use super::keys::IkeKeys;
 use super::retransmit::{Outstanding, RequestKind};
-use super::{ike_auth_psk, nat, new_nonce, nonce_ok, notify, notify_data, unknown_critical, Ctx, IkeSa, Next, State};
+use super::{
+    ike_auth_psk, nat, new_nonce, nonce_ok, notify, notify_data, unknown_critical, Ctx, IkeSa,
+    Next, State,
+};
 use crate::config::PeerConfig;
 use crate::crypto::{KeyExchange, Random};
 use crate::event::{Event, FailureReason, PeerId, Transmit};
 use crate::proposal;
 use crate::wire::{
-    self, DhGroup, ExchangeType, Flags, Header, KePayload, Message, NotifyType, Payload, PayloadType, Proposal,
-    SaPayload,
+    self, DhGroup, ExchangeType, Flags, Header, KePayload, Message, NotifyType, Payload,
+    PayloadType, Proposal, SaPayload,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,7 +83,8 @@ pub(crate) fn initiate(
     if cfg.esp_proposals.is_empty() {
         return Err(FailureReason::Local("no ESP proposal configured".into()));
     }
-    let ke = KeyExchange::generate(group, ctx.rng).map_err(|e| FailureReason::Local(e.to_string()))?;
+    let ke =
+        KeyExchange::generate(group, ctx.rng).map_err(|e| FailureReason::Local(e.to_string()))?;
     let remote = cfg.remote;
     let st = InitSent {
         ke,
@@ -90,7 +94,16 @@ pub(crate) fn initiate(
         cookie_retries: 0,
         ke_retries: 0,
     };
-    let mut sa = IkeSa::new(peer, cfg, true, spi_i, 0, local, remote, State::Closed { until: ctx.now });
+    let mut sa = IkeSa::new(
+        peer,
+        cfg,
+        true,
+        spi_i,
+        0,
+        local,
+        remote,
+        State::Closed { until: ctx.now },
+    );
     send_request(&mut sa, st, ctx);
     Ok(sa)
 }
@@ -110,7 +123,11 @@ fn send_request(sa: &mut IkeSa, mut st: InitSent, ctx: &mut Ctx<'_>) {
         data: st.ke.public_value().to_vec(),
     }));
     payloads.push(Payload::Nonce(st.ni.clone()));
-    let fake: Option<&mut dyn Random> = if sa.cfg.force_udp_encap { Some(&mut *ctx.rng) } else { None };
+    let fake: Option<&mut dyn Random> = if sa.cfg.force_udp_encap {
+        Some(&mut *ctx.rng)
+    } else {
+        None
+    };
     payloads.extend(nat::notifies(sa.spi_i, 0, sa.local, sa.remote, fake));
     let header = sa.header(ExchangeType::IKE_SA_INIT, false, 0);
     st.request = wire::encode_message(&Message { header, payloads });
@@ -161,7 +178,9 @@ pub(crate) fn on_response(
     // RFC 7296 1.2 / 2.6: redo with a KE of the group the responder wants (same SPIi, new
     // nonce and KE, full proposal list), if we offered that group.
     if let Some(data) = notify_data(p, NotifyType::INVALID_KE_PAYLOAD) {
-        let wanted = <[u8; 2]>::try_from(data).ok().map(|b| DhGroup(u16::from_be_bytes(b)));
+        let wanted = <[u8; 2]>::try_from(data)
+            .ok()
+            .map(|b| DhGroup(u16::from_be_bytes(b)));
         let offered = |g: DhGroup| sa.cfg.ike_proposals.iter().any(|p| p.dh.contains(&g));
         match wanted {
             Some(g) if g != st.ke.group() && offered(g) && st.ke_retries < MAX_KE_RETRIES => {
@@ -202,7 +221,8 @@ pub(crate) fn on_response(
             ike_auth_psk::start(sa, ctx, keys, ni, nr, request, bytes.to_vec())
         }
         Err(Ignore(why)) => {
-            ctx.errors.insert(sa.peer, format!("ignored IKE_SA_INIT response: {why}"));
+            ctx.errors
+                .insert(sa.peer, format!("ignored IKE_SA_INIT response: {why}"));
             sa.state = State::InitSent(Box::new(st));
             Next::Keep
         }
@@ -237,14 +257,18 @@ fn complete(
     let [chosen] = sa_p.proposals.as_slice() else {
         return Err(Ignore("responder must choose exactly one proposal".into()));
     };
-    let suite = proposal::accept_ike(&sa.cfg.ike_proposals, chosen).map_err(|e| Ignore(e.to_string()))?;
+    let suite =
+        proposal::accept_ike(&sa.cfg.ike_proposals, chosen).map_err(|e| Ignore(e.to_string()))?;
     let ke = find(p, |x| match x {
         Payload::Ke(k) => Some(k),
         _ => None,
     })
     .ok_or_else(|| Ignore("no KE payload".into()))?;
     if ke.group != suite.dh || ke.group != st.ke.group() {
-        return Err(Ignore(format!("KE group {:?} does not match {:?}", ke.group, suite.dh)));
+        return Err(Ignore(format!(
+            "KE group {:?} does not match {:?}",
+            ke.group, suite.dh
+        )));
     }
     let nr = find(p, |x| match x {
         Payload::Nonce(n) => Some(n),
@@ -283,7 +307,13 @@ pub(crate) enum InitReply {
 }
 
 /// Answer with a single notify and no state (SPIr zero, RFC 7296 2.21.1).
-fn stateless(h: &Header, local: SocketAddr, remote: SocketAddr, kind: NotifyType, data: Vec<u8>) -> InitReply {
+fn stateless(
+    h: &Header,
+    local: SocketAddr,
+    remote: SocketAddr,
+    kind: NotifyType,
+    data: Vec<u8>,
+) -> InitReply {
     let header = Header {
         spi_r: 0,
         flags: Flags(Flags::RESPONSE),
@@ -295,7 +325,11 @@ fn stateless(h: &Header, local: SocketAddr, remote: SocketAddr, kind: NotifyType
         header,
         payloads: vec![notify(kind, data)],
     });
-    InitReply::Stateless(Transmit { local, remote, payload })
+    InitReply::Stateless(Transmit {
+        local,
+        remote,
+        payload,
+    })
 }
 
 /// Hook for stateless cookies under load (RFC 7296 2.6; issue #9). Returning `Some(cookie)`
@@ -320,13 +354,22 @@ pub(crate) fn on_request(
     if candidates.is_empty() {
         return InitReply::Drop;
     }
-    let responders: Vec<_> = candidates.into_iter().filter(|(_, c)| c.role.may_respond()).collect();
+    let responders: Vec<_> = candidates
+        .into_iter()
+        .filter(|(_, c)| c.role.may_respond())
+        .collect();
     if responders.is_empty() {
         // Role::Initiator: refuse so the peer fails fast rather than retransmitting.
         return stateless(h, local, remote, NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
     }
     if let Some(kind) = unknown_critical(p) {
-        return stateless(h, local, remote, NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![kind.0]);
+        return stateless(
+            h,
+            local,
+            remote,
+            NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+            vec![kind.0],
+        );
     }
     let (Some(offer), Some(ke), Some(ni)) = (
         find(p, |x| match x {
@@ -360,19 +403,26 @@ pub(crate) fn on_request(
             .map(|s| (*id, c.clone(), s))
     });
     let Some((peer, cfg, (num, suite))) = selected else {
-        let (first_peer, first_cfg) = &responders[0];
-        ctx.emit(Event::Failed {
-            peer: *first_peer,
-            error: FailureReason::NoProposalChosen {
-                ours: proposal::describe(&our_ike_wire(first_cfg)),
-                theirs: Some(proposal::describe(&offer.proposals)),
-            },
-        });
+        if let Some((first_peer, first_cfg)) = responders.first() {
+            ctx.emit(Event::Failed {
+                peer: *first_peer,
+                error: FailureReason::NoProposalChosen {
+                    ours: proposal::describe(&our_ike_wire(first_cfg)),
+                    theirs: Some(proposal::describe(&offer.proposals)),
+                },
+            });
+        }
         return stateless(h, local, remote, NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
     };
     if ke.group != suite.dh {
         // RFC 7296 1.2: tell the initiator which group we want.
-        return stateless(h, local, remote, NotifyType::INVALID_KE_PAYLOAD, suite.dh.0.to_be_bytes().to_vec());
+        return stateless(
+            h,
+            local,
+            remote,
+            NotifyType::INVALID_KE_PAYLOAD,
+            suite.dh.0.to_be_bytes().to_vec(),
+        );
     }
     let Ok(our_ke) = KeyExchange::generate(suite.dh, ctx.rng) else {
         return InitReply::Drop;
@@ -386,7 +436,16 @@ pub(crate) fn on_request(
         return InitReply::Drop;
     };
     let chosen = suite.to_wire(num);
-    let mut sa = IkeSa::new(peer, cfg, false, h.spi_i, spi_r, local, remote, State::Closed { until: ctx.now });
+    let mut sa = IkeSa::new(
+        peer,
+        cfg,
+        false,
+        h.spi_i,
+        spi_r,
+        local,
+        remote,
+        State::Closed { until: ctx.now },
+    );
     // RFC 7296 2.23: the request's hashes were computed with SPIr zero.
     if let Some(d) = nat::detect(p, h.spi_i, 0, local, remote) {
         sa.nat_local = d.local_behind_nat;
@@ -404,15 +463,23 @@ pub(crate) fn on_request(
         }),
         Payload::Nonce(nr.clone()),
     ];
-    let fake: Option<&mut dyn Random> = if sa.cfg.force_udp_encap { Some(&mut *ctx.rng) } else { None };
+    let fake: Option<&mut dyn Random> = if sa.cfg.force_udp_encap {
+        Some(&mut *ctx.rng)
+    } else {
+        None
+    };
     out.extend(nat::notifies(h.spi_i, spi_r, local, remote, fake));
     let header = sa.header(ExchangeType::IKE_SA_INIT, true, 0);
-    let response = wire::encode_message(&Message { header, payloads: out });
+    let response = wire::encode_message(&Message {
+        header,
+        payloads: out,
+    });
     sa.send_response(ctx, 0, bytes, local, remote, response.clone());
     sa.half_open_key = Some((remote, h.spi_i));
     // Wait for IKE_AUTH as long as an initiator with our retransmission settings keeps
     // trying, at least HALF_OPEN_TIMEOUT (state exhaustion is what cookies, issue #9, are for).
-    let half_open = super::HALF_OPEN_TIMEOUT.max(super::retransmit::schedule_length(&sa.cfg.retransmit));
+    let half_open =
+        super::HALF_OPEN_TIMEOUT.max(super::retransmit::schedule_length(&sa.cfg.retransmit));
     sa.state = State::InitDone(Box::new(InitDone {
         candidates: responders,
         chosen,

@@ -39,7 +39,10 @@ pub(crate) fn on_request(
         sa.remote = remote;
     }
     if let Some(kind) = unknown_critical(&p) {
-        let out = [notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![kind.0])];
+        let out = [notify(
+            NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+            vec![kind.0],
+        )];
         sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &out);
         sa.state = State::Established(Box::new(st));
         return Next::Keep;
@@ -61,7 +64,9 @@ pub(crate) fn on_request(
                                 continue;
                             };
                             let outbound = u32::from_be_bytes(b);
-                            if let Some(i) = sa.children.iter().position(|c| c.outbound_spi == outbound) {
+                            if let Some(i) =
+                                sa.children.iter().position(|c| c.outbound_spi == outbound)
+                            {
                                 let c = sa.children.remove(i);
                                 ctx.emit(Event::ChildSaDeleted {
                                     peer: sa.peer,
@@ -121,7 +126,13 @@ pub(crate) fn on_request(
 }
 
 /// The response to our outstanding request (already matched by message ID).
-pub(crate) fn on_response(sa: &mut IkeSa, st: Established, ctx: &mut Ctx<'_>, msg: &Message, bytes: &[u8]) -> Next {
+pub(crate) fn on_response(
+    sa: &mut IkeSa,
+    st: Established,
+    ctx: &mut Ctx<'_>,
+    msg: &Message,
+    bytes: &[u8],
+) -> Next {
     match open(&st.keys, msg, bytes) {
         Opened::Payloads(_) | Opened::Malformed => {}
         Opened::NotAuthentic => {
@@ -153,7 +164,13 @@ pub(crate) fn delete_ike(sa: &mut IkeSa, ctx: &mut Ctx<'_>, reason: DeleteReason
                 spi_size: 0,
                 spis: vec![],
             })];
-            sa.send_request(ctx, &st.keys, ExchangeType::INFORMATIONAL, payloads, RequestKind::DeleteIke);
+            sa.send_request(
+                ctx,
+                &st.keys,
+                ExchangeType::INFORMATIONAL,
+                payloads,
+                RequestKind::DeleteIke,
+            );
             sa.state = State::Established(st);
             Next::Keep
         }
@@ -174,7 +191,49 @@ pub(crate) fn liveness_check(sa: &mut IkeSa, ctx: &mut Ctx<'_>) -> bool {
     let until = ctx.now;
     match std::mem::replace(&mut sa.state, State::Closed { until }) {
         State::Established(st) if !sa.closing => {
-            sa.send_request(ctx, &st.keys, ExchangeType::INFORMATIONAL, vec![], RequestKind::Informational);
+            sa.send_request(
+                ctx,
+                &st.keys,
+                ExchangeType::INFORMATIONAL,
+                vec![],
+                RequestKind::Informational,
+            );
+            sa.state = State::Established(st);
+            true
+        }
+        other => {
+            sa.state = other;
+            false
+        }
+    }
+}
+
+/// Delete one CHILD_SA by our inbound SPI (RFC 7296 1.4.1): the event now, the DELETE request
+/// out (the peer answers with its paired SPI).
+pub(crate) fn delete_child(sa: &mut IkeSa, ctx: &mut Ctx<'_>, inbound_spi: u32) -> bool {
+    let Some(i) = sa
+        .children
+        .iter()
+        .position(|c| c.inbound_spi == inbound_spi)
+    else {
+        return false;
+    };
+    let until = ctx.now;
+    match std::mem::replace(&mut sa.state, State::Closed { until }) {
+        State::Established(st) if !sa.closing => {
+            let c = sa.children.remove(i);
+            ctx.emit(Event::ChildSaDeleted {
+                peer: sa.peer,
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+            });
+            let payloads = vec![Payload::Delete(Delete {
+                protocol: ProtocolId::ESP,
+                spi_size: 4,
+                spis: vec![inbound_spi.to_be_bytes().to_vec()],
+            })];
+            let kind = RequestKind::DeleteChild(vec![inbound_spi]);
+            sa.send_request(ctx, &st.keys, ExchangeType::INFORMATIONAL, payloads, kind);
             sa.state = State::Established(st);
             true
         }

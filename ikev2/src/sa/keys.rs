@@ -41,7 +41,11 @@ impl IkeKeys {
         };
         let i_to_r = SkProtector::new(cipher, k.sk_ei.as_bytes(), integ, ai)?;
         let r_to_i = SkProtector::new(cipher, k.sk_er.as_bytes(), integ, ar)?;
-        let (outbound, inbound) = if initiator { (i_to_r, r_to_i) } else { (r_to_i, i_to_r) };
+        let (outbound, inbound) = if initiator {
+            (i_to_r, r_to_i)
+        } else {
+            (r_to_i, i_to_r)
+        };
         Ok(IkeKeys {
             prf,
             sk_d: k.sk_d,

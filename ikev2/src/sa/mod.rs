@@ -19,7 +19,8 @@ use crate::crypto::Random;
 use crate::event::{ChildStatus, DeleteReason, Event, FailureReason, PeerId, SaPhase, Transmit};
 use crate::proposal::IkeSuite;
 use crate::wire::{
-    self, Encrypted, ExchangeType, Flags, Header, Message, Notify, NotifyType, Payload, PayloadType, ProtocolId,
+    self, Encrypted, ExchangeType, Flags, Header, Message, Notify, NotifyType, Payload,
+    PayloadType, ProtocolId,
 };
 use child_sa::ChildRecord;
 use keys::IkeKeys;
@@ -74,7 +75,9 @@ pub(crate) enum State {
     InitDone(Box<ike_sa_init::InitDone>),
     Established(Box<Established>),
     /// Deleted or failed; kept until `until` only to replay the cached response.
-    Closed { until: Instant },
+    Closed {
+        until: Instant,
+    },
 }
 
 /// A request waiting for the window (RFC 7296 2.3, window size 1).
@@ -125,6 +128,7 @@ pub(crate) enum Opened {
 }
 
 impl IkeSa {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         peer: PeerId,
         cfg: Arc<PeerConfig>,
@@ -181,7 +185,13 @@ impl IkeSa {
     }
 
     /// Encode `payloads` inside an SK payload (RFC 7296 3.14) and seal it.
-    pub fn seal(&self, keys: &IkeKeys, rng: &mut dyn Random, header: Header, payloads: &[Payload]) -> Option<Vec<u8>> {
+    pub fn seal(
+        &self,
+        keys: &IkeKeys,
+        rng: &mut dyn Random,
+        header: Header,
+        payloads: &[Payload],
+    ) -> Option<Vec<u8>> {
         let (first_inner, plain) = wire::encode_payloads(payloads);
         let plain = zeroize::Zeroizing::new(plain);
         let body = vec![0; keys.outbound.sealed_len(plain.len())];
@@ -214,7 +224,8 @@ impl IkeSa {
         let id = self.next_request_id;
         let header = self.header(exchange, false, id);
         let Some(payload) = self.seal(keys, ctx.rng, header, &payloads) else {
-            ctx.errors.insert(self.peer, "could not seal a request".into());
+            ctx.errors
+                .insert(self.peer, "could not seal a request".into());
             return;
         };
         let transmit = Transmit {
@@ -223,7 +234,13 @@ impl IkeSa {
             payload,
         };
         ctx.transmits.push_back(transmit.clone());
-        self.outstanding = Some(Outstanding::new(ctx.now, &self.cfg.retransmit, kind, id, transmit));
+        self.outstanding = Some(Outstanding::new(
+            ctx.now,
+            &self.cfg.retransmit,
+            kind,
+            id,
+            transmit,
+        ));
         self.next_request_id = id.wrapping_add(1);
     }
 
@@ -247,7 +264,11 @@ impl IkeSa {
         remote: SocketAddr,
         payload: Vec<u8>,
     ) {
-        let response = Transmit { local, remote, payload };
+        let response = Transmit {
+            local,
+            remote,
+            payload,
+        };
         ctx.transmits.push_back(response.clone());
         self.cached = Some(CachedResponse {
             message_id,
@@ -274,14 +295,18 @@ impl IkeSa {
         match self.seal(keys, ctx.rng, header, payloads) {
             Some(bytes) => self.send_response(ctx, message_id, request, local, remote, bytes),
             None => {
-                ctx.errors.insert(self.peer, "could not seal a response".into());
+                ctx.errors
+                    .insert(self.peer, "could not seal a response".into());
             }
         }
     }
 
     /// Report a failure that ends this IKE SA attempt.
     pub fn fail(&mut self, ctx: &mut Ctx<'_>, error: FailureReason) -> Next {
-        ctx.emit(Event::Failed { peer: self.peer, error });
+        ctx.emit(Event::Failed {
+            peer: self.peer,
+            error,
+        });
         Next::Remove
     }
 
@@ -340,8 +365,10 @@ impl IkeSa {
         match &self.state {
             State::Closed { until } if *until <= now => return Next::Remove,
             State::InitDone(st) if st.expires <= now => {
-                ctx.errors
-                    .insert(self.peer, "half-open IKE SA expired without IKE_AUTH".into());
+                ctx.errors.insert(
+                    self.peer,
+                    "half-open IKE SA expired without IKE_AUTH".into(),
+                );
                 return Next::Remove;
             }
             _ => {}
@@ -361,10 +388,8 @@ impl IkeSa {
             OnTimeout::GiveUp { tries } => {
                 if self.established_at.is_some() {
                     // RFC 7296 2.4: an unanswered request means the peer is gone.
-                    ctx.errors.insert(
-                        self.peer,
-                        FailureReason::Timeout { tries }.to_string(),
-                    );
+                    ctx.errors
+                        .insert(self.peer, FailureReason::Timeout { tries }.to_string());
                     self.emit_deleted(ctx, DeleteReason::Timeout);
                     Next::Remove
                 } else {
@@ -408,7 +433,9 @@ impl IkeSa {
             }
             let until = ctx.now;
             match std::mem::replace(&mut self.state, State::Closed { until }) {
-                State::InitSent(st) => ike_sa_init::on_response(self, *st, ctx, msg, bytes, local, remote),
+                State::InitSent(st) => {
+                    ike_sa_init::on_response(self, *st, ctx, msg, bytes, local, remote)
+                }
                 State::AuthSent(st) => ike_auth_psk::on_response(self, *st, ctx, msg, bytes),
                 State::Established(st) => informational::on_response(self, *st, ctx, msg, bytes),
                 other => {
@@ -430,8 +457,12 @@ impl IkeSa {
             }
             let until = ctx.now;
             match std::mem::replace(&mut self.state, State::Closed { until }) {
-                State::InitDone(st) => ike_auth_psk::on_request(self, *st, ctx, msg, bytes, local, remote),
-                State::Established(st) => informational::on_request(self, *st, ctx, msg, bytes, local, remote),
+                State::InitDone(st) => {
+                    ike_auth_psk::on_request(self, *st, ctx, msg, bytes, local, remote)
+                }
+                State::Established(st) => {
+                    informational::on_request(self, *st, ctx, msg, bytes, local, remote)
+                }
                 other => {
                     self.state = other;
                     Next::Keep
@@ -484,7 +515,11 @@ pub(crate) fn notify_data(payloads: &[Payload], kind: NotifyType) -> Option<&[u8
 /// An unknown payload with the critical bit (RFC 7296 2.5): the message must be rejected.
 pub(crate) fn unknown_critical(payloads: &[Payload]) -> Option<PayloadType> {
     payloads.iter().find_map(|p| match p {
-        Payload::Unknown { kind, critical: true, .. } => Some(*kind),
+        Payload::Unknown {
+            kind,
+            critical: true,
+            ..
+        } => Some(*kind),
         _ => None,
     })
 }

@@ -1,8 +1,8 @@
 //! NAT detection (RFC 7296 2.23): NAT_DETECTION_SOURCE_IP / NAT_DETECTION_DESTINATION_IP
 //! notifies in IKE_SA_INIT, and what they tell us about either side.
 
-use crate::crypto::{nat_detection_hash, Random};
 use super::notify;
+use crate::crypto::{nat_detection_hash, Random};
 use crate::wire::{NotifyType, Payload};
 use std::net::SocketAddr;
 

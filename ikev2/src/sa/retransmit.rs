@@ -61,7 +61,9 @@ impl Outstanding {
             };
         }
         self.retransmits += 1;
-        self.deadline = now.checked_add(cfg.wait_after(self.retransmits)).unwrap_or(now);
+        self.deadline = now
+            .checked_add(cfg.wait_after(self.retransmits))
+            .unwrap_or(now);
         OnTimeout::Resend(self.transmit.clone())
     }
 }
@@ -69,7 +71,9 @@ impl Outstanding {
 /// How long the whole schedule lasts: the peer (with the same configuration) may retransmit a
 /// request this long, so a deleted SA keeps answering retransmissions for that time.
 pub(crate) fn schedule_length(cfg: &RetransmitConfig) -> Duration {
-    (0..=cfg.tries.min(32)).fold(Duration::ZERO, |acc, n| acc.saturating_add(cfg.wait_after(n)))
+    (0..=cfg.tries.min(32)).fold(Duration::ZERO, |acc, n| {
+        acc.saturating_add(cfg.wait_after(n))
+    })
 }
 
 /// The responder's last response on an IKE SA (RFC 7296 2.1): replayed for a retransmitted
@@ -82,7 +86,12 @@ pub(crate) struct CachedResponse {
 
 impl CachedResponse {
     /// The cached response, sent back to wherever the retransmission came from.
-    pub fn replay_for(&self, request: &[u8], local: SocketAddr, remote: SocketAddr) -> Option<Transmit> {
+    pub fn replay_for(
+        &self,
+        request: &[u8],
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<Transmit> {
         (self.request == request).then(|| Transmit {
             local,
             remote,

@@ -61,7 +61,10 @@ pub(crate) fn intersect(a: &TrafficSelector, b: &TrafficSelector) -> Option<Traf
 
 /// Responder: every non-empty intersection of a proposed selector with an allowed one, without
 /// duplicates, in the order proposed. Empty means TS_UNACCEPTABLE.
-pub(crate) fn narrow(proposed: &[TrafficSelector], allowed: &[TrafficSelector]) -> Vec<TrafficSelector> {
+pub(crate) fn narrow(
+    proposed: &[TrafficSelector],
+    allowed: &[TrafficSelector],
+) -> Vec<TrafficSelector> {
     let mut out: Vec<TrafficSelector> = Vec::new();
     for p in proposed {
         for a in allowed {
@@ -128,7 +131,10 @@ mod tests {
         let mut b = v4([1, 2, 3, 4], [1, 2, 3, 4]);
         b.start_port = 150;
         let got = intersect(&a, &b).unwrap();
-        assert_eq!((got.ip_protocol, got.start_port, got.end_port), (6, 150, 200));
+        assert_eq!(
+            (got.ip_protocol, got.start_port, got.end_port),
+            (6, 150, 200)
+        );
         let mut c = b.clone();
         c.ip_protocol = 17;
         assert_eq!(intersect(&a, &c), None);

@@ -4,7 +4,7 @@
 //! in front of node A (EC2: bound to 172.31.5.10, seen as 198.51.100.10).
 #![allow(dead_code)]
 
-use ikev2::crypto::{Random, SeededRandom, Secret};
+use ikev2::crypto::{Random, Secret, SeededRandom};
 use ikev2::proposal::{parse_esp, parse_ike};
 use ikev2::wire::{TrafficSelector, TsType};
 use ikev2::{ChildSa, Endpoint, Event, Identity, PeerConfig, PeerId, Role, Transmit};
@@ -145,7 +145,13 @@ pub fn ts_any() -> TrafficSelector {
 }
 
 /// A peer configuration with route-based selectors.
-pub fn config(remote: SocketAddr, local_id: Ipv4Addr, psk: &str, ike: &[&str], esp: &[&str]) -> PeerConfig {
+pub fn config(
+    remote: SocketAddr,
+    local_id: Ipv4Addr,
+    psk: &str,
+    ike: &[&str],
+    esp: &[&str],
+) -> PeerConfig {
     let mut c = PeerConfig::new(
         format!("peer-{remote}"),
         remote,
@@ -181,8 +187,12 @@ impl Pair {
             Some(n) => n.private,
             None => IpAddr::V4(A_PUBLIC),
         };
-        let mut a_ep = Endpoint::new(Box::new(SeededRandom::new(seed.wrapping_mul(3).wrapping_add(1))));
-        let mut b_ep = Endpoint::new(Box::new(SeededRandom::new(seed.wrapping_mul(3).wrapping_add(2))));
+        let mut a_ep = Endpoint::new(Box::new(SeededRandom::new(
+            seed.wrapping_mul(3).wrapping_add(1),
+        )));
+        let mut b_ep = Endpoint::new(Box::new(SeededRandom::new(
+            seed.wrapping_mul(3).wrapping_add(2),
+        )));
         let a_peer = a_ep.add_peer(a_cfg);
         let b_peer = b_ep.add_peer(b_cfg);
         let node = |ep, ip, peer| Node {
@@ -200,7 +210,7 @@ impl Pair {
             a: node(a_ep, a_ip, a_peer),
             b: node(b_ep, IpAddr::V4(B_ADDR), b_peer),
             net,
-            rng: SeededRandom::new(seed ^ 0x5eed_0f_6e7),
+            rng: SeededRandom::new(seed ^ 0x5eed_f00d),
             flight: vec![],
             seq: 0,
             lost: 0,
@@ -237,9 +247,19 @@ impl Pair {
         for is_a in [true, false] {
             loop {
                 let node = if is_a { &mut self.a } else { &mut self.b };
-                let Some(t) = node.ep.poll_transmit() else { break };
-                assert_eq!(t.local.ip(), node.ip, "sent from an address the node does not have: {t:?}");
-                assert!(matches!(t.local.port(), 500 | 4500), "sent from port {}", t.local.port());
+                let Some(t) = node.ep.poll_transmit() else {
+                    break;
+                };
+                assert_eq!(
+                    t.local.ip(),
+                    node.ip,
+                    "sent from an address the node does not have: {t:?}"
+                );
+                assert!(
+                    matches!(t.local.port(), 500 | 4500),
+                    "sent from port {}",
+                    t.local.port()
+                );
                 node.sent.push((at, t.clone()));
                 self.send(is_a, t);
             }
@@ -263,7 +283,11 @@ impl Pair {
             self.lost += 1;
             return;
         }
-        let copies = if unit(&mut self.rng) < self.net.duplicate { 2 } else { 1 };
+        let copies = if unit(&mut self.rng) < self.net.duplicate {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             let mut delay = self.net.latency;
             if unit(&mut self.rng) < self.net.reorder {
@@ -299,7 +323,10 @@ impl Pair {
         let (node, local) = if d.dst.ip() == b_ip {
             (&mut self.b, d.dst)
         } else if let Some(n) = self.net.nat.filter(|n| d.dst.ip() == n.public) {
-            (&mut self.a, SocketAddr::new(n.private, d.dst.port().wrapping_sub(n.port_shift)))
+            (
+                &mut self.a,
+                SocketAddr::new(n.private, d.dst.port().wrapping_sub(n.port_shift)),
+            )
         } else if d.dst.ip() == self.a.ip && self.net.nat.is_none() {
             (&mut self.a, d.dst)
         } else {
@@ -328,7 +355,9 @@ impl Pair {
     /// False when nothing is left to do (or the next thing is after `limit`).
     pub fn step(&mut self, limit: Instant) -> bool {
         self.flush();
-        let Some(next) = self.next_event_time() else { return false };
+        let Some(next) = self.next_event_time() else {
+            return false;
+        };
         if next > limit {
             return false;
         }
@@ -377,7 +406,12 @@ pub fn assert_mirrored(p: &Pair, udp_encap: bool) -> (ChildSa, ChildSa) {
     assert_eq!(eb.len(), 1, "B IKE SAs: {eb:?}");
     match (ea[0], eb[0]) {
         (
-            Event::IkeSaEstablished { spi_i, spi_r, suite, .. },
+            Event::IkeSaEstablished {
+                spi_i,
+                spi_r,
+                suite,
+                ..
+            },
             Event::IkeSaEstablished {
                 spi_i: bi,
                 spi_r: br,
@@ -410,7 +444,12 @@ pub fn assert_mirrored(p: &Pair, udp_encap: bool) -> (ChildSa, ChildSa) {
 }
 
 /// The same role setup with B as Azure in `role`.
-pub fn with_roles(mut a: PeerConfig, mut b: PeerConfig, ra: Role, rb: Role) -> (PeerConfig, PeerConfig) {
+pub fn with_roles(
+    mut a: PeerConfig,
+    mut b: PeerConfig,
+    ra: Role,
+    rb: Role,
+) -> (PeerConfig, PeerConfig) {
     a.role = ra;
     b.role = rb;
     (a, b)

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use interop_tests::bail;
 use interop_tests::error::Context;
-use interop_tests::gateway_config::{ipsecgw_toml, GatewayOpts};
-use interop_tests::proc::Child;
+use interop_tests::gateway_config::GatewayOpts;
+use interop_tests::ipsecgw::Ipsecgw;
 use interop_tests::scenario::{azure_conn, gw_conn, start_azure, TUNNEL_TIMEOUT};
 use interop_tests::strongswan::{Charon, CharonConfig, LogLevels, StartAction};
 use interop_tests::topology::{AzureLab, LabOptions, VNET_HOST, VNET_PREFIX, VPC_HOST};
@@ -21,31 +21,16 @@ use interop_tests::Result;
 
 /// What runs in `gw`; dropped (stopped) before the lab.
 enum Gateway {
-    Ipsecgw(#[allow(dead_code)] Child),
+    Ipsecgw(Ipsecgw),
     StrongSwan(Charon),
 }
 
-// ====================================================================================
-// LEAD: wire ipsecgw in here. Run `target/release/ipsecgw run --config <toml>` inside the
-// `gw` namespace, e.g.:
-//     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/ipsecgw");
-//     let mut cmd = lab.gw.command(&bin.to_string_lossy());
-//     cmd.args(["run", "--config", &toml_path.to_string_lossy()]);
-//     let child = Child::spawn(cmd, "ipsecgw", dir)?;
-//     // readiness: wait_for the control socket, or `ipsecgw status` succeeding
-//     Ok(child)
-// ====================================================================================
 /// Starts ipsecgw in the lab's `gw` namespace with a generated config in `dir`.
-fn start_gateway(lab: &AzureLab, dir: &Path) -> Result<Child> {
-    let toml_path = dir.join("ipsecgw.toml");
-    std::fs::write(
-        &toml_path,
-        ipsecgw_toml(lab, &GatewayOpts::azure_default(lab)),
-    )?;
-    bail!(
-        "ipsecgw gateway not wired yet (config written to {}); try --gw strongswan",
-        toml_path.display()
-    )
+fn start_gateway(lab: &AzureLab, dir: &Path) -> Result<Ipsecgw> {
+    let mut opts = GatewayOpts::azure_default(lab);
+    opts.control_socket = dir.join("control.sock");
+    opts.log_level = "info".into();
+    Ipsecgw::start_in_lab(lab, &lab.gw, dir, &opts)
 }
 
 /// strongSwan in `gw`, configured as ipsecgw would be, initiating at start.
@@ -96,7 +81,7 @@ fn exercise(lab: &AzureLab, use_strongswan: bool, t0: Instant) -> Result<()> {
     );
 
     let dir = lab.dir.subdir("gw")?;
-    let gateway = if use_strongswan {
+    let mut gateway = if use_strongswan {
         let c = start_strongswan_gateway(lab, &dir)?;
         Gateway::StrongSwan(c)
     } else {
@@ -106,8 +91,9 @@ fn exercise(lab: &AzureLab, use_strongswan: bool, t0: Instant) -> Result<()> {
         "tunnel did not come up; azure log: {}",
         azure.log_path().display()
     ))?;
-    if let Gateway::StrongSwan(c) = &gateway {
-        c.route_via_tun(&lab.gw, VNET_PREFIX)?;
+    match &mut gateway {
+        Gateway::StrongSwan(c) => c.route_via_tun(&lab.gw, VNET_PREFIX)?,
+        Gateway::Ipsecgw(gw) => gw.wait_established("azure", Duration::from_secs(10))?,
     }
     println!("tunnel: up after {:.2?}: {sas:?}", t0.elapsed());
 
@@ -153,7 +139,10 @@ fn exercise(lab: &AzureLab, use_strongswan: bool, t0: Instant) -> Result<()> {
             bail!("transfer {label} corrupted: {r:?}");
         }
     }
-    println!("azure SAs:\n{}", azure.list_sas()?);
+    if let Gateway::Ipsecgw(gw) = &gateway {
+        println!("\n$ ipsecgw status\n{}", gw.status_text()?);
+    }
+    println!("azure (strongSwan) SAs:\n{}", azure.list_sas()?);
     drop(gateway);
     println!("done in {:.2?}", t0.elapsed());
     Ok(())

@@ -53,10 +53,15 @@ pub fn iperf3(
 ) -> Result<IperfResult> {
     let port = opts.port.to_string();
     let mut scmd = server.command("iperf3");
-    scmd.args(["-s", "-1", "-B", server_addr, "-p", &port]);
+    scmd.args(["-s", "-1", "--forceflush", "-B", server_addr, "-p", &port]);
     let mut srv = Child::spawn(scmd, &format!("iperf3-server-{port}"), dir)?;
+    let filter = format!("sport = :{port}");
     wait_for("iperf3 server to listen", Duration::from_secs(10), || {
-        srv.stdout().contains("Server listening") || !srv.is_running()
+        let listening = server
+            .run("ss", &["-Hltn", &filter])
+            .map(|out| !out.trim().is_empty())
+            .unwrap_or(false);
+        listening || !srv.is_running()
     })?;
     if !srv.is_running() {
         bail!("iperf3 server exited: {}", srv.stderr().trim());

@@ -1,0 +1,97 @@
+//! The benchmark's command line and the settings derived from it.
+
+use std::path::PathBuf;
+
+use crate::tunnels::Kind;
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// `--quick`: short iperf3 runs, small SMB file, fewer pings.
+    pub quick: bool,
+    /// Duration of each iperf3 run.
+    pub iperf_secs: u32,
+    /// Size of the SMB test file.
+    pub smb_bytes: u64,
+    /// Pings per latency measurement.
+    pub ping_count: u32,
+    /// Tunnel kinds to run, in order.
+    pub kinds: Vec<Kind>,
+    /// The ipsecgw release binary.
+    pub ipsecgw_bin: PathBuf,
+    /// boringtun-cli (installed by `scripts/bench.sh` into `target/bench-tools`).
+    pub boringtun_bin: PathBuf,
+    /// Where the markdown report goes (a JSON twin is written next to it).
+    pub out: PathBuf,
+    /// Skip the SMB measurements.
+    pub no_smb: bool,
+}
+
+pub const USAGE: &str = "\
+usage: bench [--quick] [--only KIND,KIND..] [--out FILE] [--ipsecgw BIN] [--boringtun BIN]
+             [--iperf-secs N] [--smb-mib N] [--pings N] [--no-smb]
+kinds: plain, ipsecgw, ipsecgw-strongswan, strongswan, wireguard-go, boringtun (default: all)";
+
+impl BenchConfig {
+    /// Parses `args` (without the program name). Paths default relative to the workspace root.
+    pub fn parse(args: &[String]) -> Result<BenchConfig, String> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut quick = false;
+        let mut only: Option<String> = None;
+        let mut out = root.join("benches/results/latest.md");
+        let mut ipsecgw = root.join("target/release/ipsecgw");
+        let mut boringtun = root.join("target/bench-tools/bin/boringtun-cli");
+        let (mut secs, mut mib, mut pings) = (None, None, None);
+        let mut no_smb = false;
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match a.as_str() {
+                "--quick" => quick = true,
+                "--no-smb" => no_smb = true,
+                "--only" => only = Some(val("--only")?),
+                "--out" => out = PathBuf::from(val("--out")?),
+                "--ipsecgw" => ipsecgw = PathBuf::from(val("--ipsecgw")?),
+                "--boringtun" => boringtun = PathBuf::from(val("--boringtun")?),
+                "--iperf-secs" => secs = Some(num(&val("--iperf-secs")?)?),
+                "--smb-mib" => mib = Some(num(&val("--smb-mib")?)?),
+                "--pings" => pings = Some(num(&val("--pings")?)?),
+                "-h" | "--help" => return Err(USAGE.to_string()),
+                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+            }
+        }
+        let kinds = match only {
+            None => Kind::ALL.to_vec(),
+            Some(list) => list
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    Kind::parse(s.trim()).ok_or_else(|| format!("unknown kind {s:?}\n{USAGE}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if kinds.is_empty() {
+            return Err(format!("--only names no tunnel kind\n{USAGE}"));
+        }
+        Ok(BenchConfig {
+            quick,
+            iperf_secs: secs.unwrap_or(if quick { 3 } else { 10 }) as u32,
+            smb_bytes: mib.unwrap_or(if quick { 128 } else { 1024 }) << 20,
+            ping_count: pings.unwrap_or(if quick { 100 } else { 400 }) as u32,
+            kinds,
+            ipsecgw_bin: ipsecgw,
+            boringtun_bin: boringtun,
+            out,
+            no_smb,
+        })
+    }
+}
+
+fn num(s: &str) -> Result<u64, String> {
+    s.parse()
+        .map_err(|_| format!("not a number: {s:?}\n{USAGE}"))
+}

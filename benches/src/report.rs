@@ -1,0 +1,368 @@
+//! Results of a run and their rendering: a markdown report (values and ratios to
+//! strongSwan ↔ strongSwan) and a JSON twin.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::tunnels::Kind;
+
+/// Everything measured per tunnel kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Metric {
+    Tcp1Up,
+    Tcp1Down,
+    Tcp4Up,
+    Tcp4Down,
+    Udp1400Mbps,
+    Udp1400Loss,
+    Udp64Kpps,
+    Udp64Loss,
+    SmbGet,
+    SmbPut,
+    PingIdleP50,
+    PingIdleP99,
+    PingLoadP50,
+    PingLoadP99,
+    CpuTunnel,
+    CpuHost,
+}
+
+impl Metric {
+    /// Column header (markdown).
+    pub fn header(self) -> &'static str {
+        match self {
+            Metric::Tcp1Up => "TCP ×1 AWS→Azure",
+            Metric::Tcp1Down => "TCP ×1 Azure→AWS",
+            Metric::Tcp4Up => "TCP ×4 AWS→Azure",
+            Metric::Tcp4Down => "TCP ×4 Azure→AWS",
+            Metric::Udp1400Mbps => "UDP 1400 B",
+            Metric::Udp1400Loss => "loss",
+            Metric::Udp64Kpps => "UDP 64 B kpps",
+            Metric::Udp64Loss => "loss",
+            Metric::SmbGet => "SMB get",
+            Metric::SmbPut => "SMB put",
+            Metric::PingIdleP50 => "idle p50",
+            Metric::PingIdleP99 => "idle p99",
+            Metric::PingLoadP50 => "loaded p50",
+            Metric::PingLoadP99 => "loaded p99",
+            Metric::CpuTunnel => "tunnel CPU s/GB",
+            Metric::CpuHost => "host CPU s/GB",
+        }
+    }
+
+    /// Key in the JSON report (with its unit).
+    pub fn key(self) -> &'static str {
+        match self {
+            Metric::Tcp1Up => "tcp1_up_mbps",
+            Metric::Tcp1Down => "tcp1_down_mbps",
+            Metric::Tcp4Up => "tcp4_up_mbps",
+            Metric::Tcp4Down => "tcp4_down_mbps",
+            Metric::Udp1400Mbps => "udp1400_up_mbps",
+            Metric::Udp1400Loss => "udp1400_up_loss_percent",
+            Metric::Udp64Kpps => "udp64_up_kpps",
+            Metric::Udp64Loss => "udp64_up_loss_percent",
+            Metric::SmbGet => "smb_get_mbps",
+            Metric::SmbPut => "smb_put_mbps",
+            Metric::PingIdleP50 => "ping_idle_p50_ms",
+            Metric::PingIdleP99 => "ping_idle_p99_ms",
+            Metric::PingLoadP50 => "ping_loaded_p50_ms",
+            Metric::PingLoadP99 => "ping_loaded_p99_ms",
+            Metric::CpuTunnel => "tunnel_cpu_s_per_gb",
+            Metric::CpuHost => "host_cpu_s_per_gb",
+        }
+    }
+
+    fn is_loss(self) -> bool {
+        matches!(self, Metric::Udp1400Loss | Metric::Udp64Loss)
+    }
+
+    fn format(self, v: f64) -> String {
+        if v.is_nan() {
+            return "n/a".into();
+        }
+        match self {
+            m if m.is_loss() => format!("{v:.1} %"),
+            Metric::PingIdleP50
+            | Metric::PingIdleP99
+            | Metric::PingLoadP50
+            | Metric::PingLoadP99 => {
+                format!("{v:.3}")
+            }
+            Metric::CpuTunnel | Metric::CpuHost => format!("{v:.2}"),
+            _ if v >= 100.0 => format!("{v:.0}"),
+            _ => format!("{v:.1}"),
+        }
+    }
+}
+
+const THROUGHPUT: [Metric; 10] = [
+    Metric::Tcp1Up,
+    Metric::Tcp1Down,
+    Metric::Tcp4Up,
+    Metric::Tcp4Down,
+    Metric::Udp1400Mbps,
+    Metric::Udp1400Loss,
+    Metric::Udp64Kpps,
+    Metric::Udp64Loss,
+    Metric::SmbGet,
+    Metric::SmbPut,
+];
+
+const LATENCY_CPU: [Metric; 6] = [
+    Metric::PingIdleP50,
+    Metric::PingIdleP99,
+    Metric::PingLoadP50,
+    Metric::PingLoadP99,
+    Metric::CpuTunnel,
+    Metric::CpuHost,
+];
+
+/// One tunnel kind's results.
+#[derive(Debug, Clone)]
+pub struct KindResult {
+    pub kind: Kind,
+    /// What was set up (`Ok`), or why it failed to come up.
+    pub setup: Result<String, String>,
+    pub values: BTreeMap<Metric, Result<f64, String>>,
+    /// Wall time of the whole kind (setup, measurements, teardown), seconds.
+    pub secs: f64,
+}
+
+impl KindResult {
+    pub fn new(kind: Kind) -> KindResult {
+        KindResult {
+            kind,
+            setup: Err("not run".into()),
+            values: BTreeMap::new(),
+            secs: 0.0,
+        }
+    }
+
+    pub fn value(&self, m: Metric) -> Option<f64> {
+        self.values.get(&m).and_then(|r| r.as_ref().ok().copied())
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub machine: Vec<(String, String)>,
+    /// `(what, value)` lines of the crypto ceiling.
+    pub crypto: Vec<(String, String)>,
+    /// The run's settings, one line.
+    pub settings: String,
+    pub results: Vec<KindResult>,
+    pub total_secs: f64,
+}
+
+/// Makes `s` safe inside one markdown table cell.
+fn cell_text(s: &str, max: usize) -> String {
+    let one_line: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '|' { ' ' } else { c })
+        .collect();
+    let t = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.chars().count() > max {
+        format!("{}…", t.chars().take(max).collect::<String>())
+    } else {
+        t
+    }
+}
+
+impl Report {
+    fn baseline(&self) -> Option<&KindResult> {
+        self.results
+            .iter()
+            .find(|r| r.kind == Kind::Strongswan && r.setup.is_ok())
+    }
+
+    fn cell(&self, r: &KindResult, m: Metric) -> String {
+        match r.values.get(&m) {
+            None => "–".into(),
+            Some(Err(_)) => "error".into(),
+            Some(Ok(v)) => {
+                let mut s = m.format(*v);
+                let base = self.baseline().and_then(|b| b.value(m));
+                if let Some(b) = base.filter(|b| *b > 0.0 && !m.is_loss() && v.is_finite()) {
+                    let _ = write!(s, " ({:.2}×)", v / b);
+                }
+                s
+            }
+        }
+    }
+
+    fn table(&self, out: &mut String, metrics: &[Metric]) {
+        let _ = write!(out, "| tunnel |");
+        for m in metrics {
+            let _ = write!(out, " {} |", m.header());
+        }
+        let _ = write!(out, "\n|---|");
+        for _ in metrics {
+            let _ = write!(out, "---:|");
+        }
+        out.push('\n');
+        for r in &self.results {
+            let _ = write!(out, "| {} |", r.kind.label());
+            match &r.setup {
+                Err(why) => {
+                    let _ = write!(out, " failed: {} |", cell_text(why, 160));
+                    for _ in 1..metrics.len() {
+                        out.push_str(" |");
+                    }
+                }
+                Ok(_) => {
+                    for m in metrics {
+                        let _ = write!(out, " {} |", self.cell(r, *m));
+                    }
+                }
+            }
+            out.push('\n');
+        }
+    }
+
+    /// The markdown report.
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("# ipsecgw end-to-end benchmark\n\n");
+        for (k, v) in &self.machine {
+            let _ = writeln!(out, "- {k}: {v}");
+        }
+        let _ = writeln!(out, "- settings: {}", self.settings);
+        let _ = writeln!(out, "- total run time: {:.0} s", self.total_secs);
+        let base = if self.baseline().is_some() {
+            "Ratios in parentheses are to strongSwan ↔ strongSwan (kernel-libipsec)."
+        } else {
+            "No strongSwan ↔ strongSwan result in this run, so no ratios."
+        };
+        let _ = writeln!(
+            out,
+            "\n## Throughput (Mbit/s unless noted)\n\n\
+             AWS→Azure is VPC host → VNet host. UDP: one iperf3 stream at full rate (`-b 0`), \
+             1400-byte IP packets (1372-byte payload, the largest that fits the 1400-byte tunnel MTU) \
+             and 64-byte payloads; goodput and loss at the receiver. SMB: smbclient in the VPC host, \
+             smbd in the VNet host. {base}\n"
+        );
+        self.table(&mut out, &THROUGHPUT);
+        let _ = writeln!(
+            out,
+            "\n## Latency (ping RTT, ms) and CPU\n\n\
+             Loaded: while one TCP stream runs AWS→Azure. Tunnel CPU: user+system time of the \
+             tunnel processes on both sides over the four TCP runs, per GB (10^9 bytes) received; \
+             host CPU: all busy CPU time of the machine over the same runs (iperf3, kernel \
+             forwarding and the tunnel), per GB.\n"
+        );
+        self.table(&mut out, &LATENCY_CPU);
+        let _ = writeln!(out, "\n## Crypto ceiling (one core)\n");
+        for (k, v) in &self.crypto {
+            let _ = writeln!(out, "- {k}: {v}");
+        }
+        let _ = writeln!(out, "\n## Setups\n");
+        for r in &self.results {
+            match &r.setup {
+                Ok(d) => {
+                    let _ = writeln!(out, "- {}: {} ({:.0} s)", r.kind.label(), d, r.secs);
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        out,
+                        "- {}: **failed**: {}",
+                        r.kind.label(),
+                        cell_text(e, 2000)
+                    );
+                }
+            }
+        }
+        let errors: Vec<String> = self
+            .results
+            .iter()
+            .flat_map(|r| {
+                r.values.iter().filter_map(move |(m, v)| {
+                    v.as_ref().err().map(|e| {
+                        format!("- {} / {}: {}", r.kind.label(), m.key(), cell_text(e, 600))
+                    })
+                })
+            })
+            .collect();
+        if !errors.is_empty() {
+            let _ = writeln!(out, "\n## Measurement errors\n\n{}", errors.join("\n"));
+        }
+        out
+    }
+
+    /// The JSON twin of [`Report::markdown`].
+    pub fn json(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let obj = |pairs: &[(String, String)]| {
+            Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            )
+        };
+        let results: Vec<Value> = self
+            .results
+            .iter()
+            .map(|r| {
+                let mut values = Map::new();
+                for (m, v) in &r.values {
+                    let val = match v {
+                        Ok(x) if x.is_finite() => json!(x),
+                        Ok(_) => Value::Null,
+                        Err(e) => json!({ "error": e }),
+                    };
+                    values.insert(m.key().into(), val);
+                }
+                json!({
+                    "kind": r.kind.id(),
+                    "label": r.kind.label(),
+                    "setup": match &r.setup { Ok(d) => json!({"ok": d}), Err(e) => json!({"failed": e}) },
+                    "seconds": r.secs,
+                    "values": values,
+                })
+            })
+            .collect();
+        json!({
+            "machine": obj(&self.machine),
+            "crypto": obj(&self.crypto),
+            "settings": self.settings,
+            "total_seconds": self.total_secs,
+            "results": results,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(kind: Kind, tcp: f64) -> KindResult {
+        let mut r = KindResult::new(kind);
+        r.setup = Ok("x".into());
+        r.values.insert(Metric::Tcp1Up, Ok(tcp));
+        r.values
+            .insert(Metric::SmbGet, Err("smbd | died\nbadly".into()));
+        r
+    }
+
+    #[test]
+    fn ratios_to_strongswan_and_failed_rows() {
+        let mut failed = KindResult::new(Kind::Boringtun);
+        failed.setup = Err("no | binary".into());
+        let rep = Report {
+            results: vec![
+                result(Kind::Ipsecgw, 1000.0),
+                result(Kind::Strongswan, 400.0),
+                failed,
+            ],
+            ..Report::default()
+        };
+        let md = rep.markdown();
+        assert!(md.contains("| ipsecgw ↔ ipsecgw | 1000 (2.50×) |"), "{md}");
+        assert!(
+            md.contains("| boringtun ↔ boringtun | failed: no binary |"),
+            "{md}"
+        );
+        assert!(md.contains("smb_get_mbps: smbd died badly"), "{md}");
+        assert_eq!(rep.json()["results"][0]["values"]["tcp1_up_mbps"], 1000.0);
+    }
+}
