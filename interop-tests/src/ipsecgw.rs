@@ -35,7 +35,12 @@ pub struct Ipsecgw {
 impl Ipsecgw {
     /// Writes `opts`' config for `lab` into `dir` and starts the daemon in `ns` (normally
     /// `lab.gw`); returns once its control socket answers.
-    pub fn start_in_lab(lab: &AzureLab, ns: &Netns, dir: &Path, opts: &GatewayOpts) -> Result<Ipsecgw> {
+    pub fn start_in_lab(
+        lab: &AzureLab,
+        ns: &Netns,
+        dir: &Path,
+        opts: &GatewayOpts,
+    ) -> Result<Ipsecgw> {
         Self::start_with_config(ns, dir, &ipsecgw_toml(lab, opts), &opts.control_socket)
     }
 
@@ -110,7 +115,11 @@ impl Ipsecgw {
             .ok_or_else(|| Error::new(format!("status has no tunnels: {v}")))?;
         for t in tunnels {
             if t.get("name").and_then(|n| n.as_str()) == Some(name) {
-                return Ok(t.get("state").and_then(|s| s.as_str()).unwrap_or("").to_string());
+                return Ok(t
+                    .get("state")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("")
+                    .to_string());
             }
         }
         bail!("no tunnel {name} in status")

@@ -85,8 +85,15 @@ fn transfer_both_ways(lab: &AzureLab, mb: u64) {
             lab.dir.path(),
             timeout,
         ));
-        assert!(r.intact(), "{} MB to {addr} arrived corrupted or short: {r:?}", mb);
-        eprintln!("transfer {mb} MB to {addr}: {:.0} Mbit/s, hash matches", r.mbit_per_s());
+        assert!(
+            r.intact(),
+            "{} MB to {addr} arrived corrupted or short: {r:?}",
+            mb
+        );
+        eprintln!(
+            "transfer {mb} MB to {addr}: {:.0} Mbit/s, hash matches",
+            r.mbit_per_s()
+        );
     }
 }
 
@@ -99,40 +106,92 @@ fn run_case(case: Case) {
     let Running { lab, azure, mut gw } = start(&case);
     let established = gw.wait_established(GW_CONN, TUNNEL_TIMEOUT);
     if let Err(e) = established {
-        panic!("{e}\nazure log tail:\n{}", interop_tests::strongswan::log_tail(&azure, 30));
+        panic!(
+            "{e}\nazure log tail:\n{}",
+            interop_tests::strongswan::log_tail(&azure, 30)
+        );
     }
     let sas = must(azure.wait_sas(1, 1, Duration::from_secs(5)));
-    eprintln!("{}: tunnel up after {:.2?}: {sas:?}", case.label, t0.elapsed());
+    eprintln!(
+        "{}: tunnel up after {:.2?}: {sas:?}",
+        case.label,
+        t0.elapsed()
+    );
     let listing = must(azure.list_sas());
-    assert!(listing.contains(case.expect_ike), "expected IKE {} in:\n{listing}", case.expect_ike);
-    assert!(listing.contains(case.expect_esp), "expected ESP {} in:\n{listing}", case.expect_esp);
+    assert!(
+        listing.contains(case.expect_ike),
+        "expected IKE {} in:\n{listing}",
+        case.expect_ike
+    );
+    assert!(
+        listing.contains(case.expect_esp),
+        "expected ESP {} in:\n{listing}",
+        case.expect_esp
+    );
 
     // Who initiated, from our side's status.
     let status = must(gw.status_json());
-    let we_initiated = status.pointer("/tunnels/0/ike_sa/we_initiated").and_then(|v| v.as_bool());
+    let we_initiated = status
+        .pointer("/tunnels/0/ike_sa/we_initiated")
+        .and_then(|v| v.as_bool());
     assert_eq!(we_initiated, Some(case.we_initiate), "status: {status}");
-    assert_eq!(status.pointer("/tunnels/0/nat_local").and_then(|v| v.as_bool()), Some(case.nat), "status: {status}");
+    assert_eq!(
+        status
+            .pointer("/tunnels/0/nat_local")
+            .and_then(|v| v.as_bool()),
+        Some(case.nat),
+        "status: {status}"
+    );
 
     must(wait_for_ping(&lab.vpc, VNET_HOST, Duration::from_secs(5)));
-    let p = must(ping(&lab.vpc, VNET_HOST, &PingOpts { count: 10, ..PingOpts::default() }));
+    let p = must(ping(
+        &lab.vpc,
+        VNET_HOST,
+        &PingOpts {
+            count: 10,
+            ..PingOpts::default()
+        },
+    ));
     assert_eq!((p.sent, p.received), (10, 10), "ping vpc -> vnet: {p:?}");
     transfer_both_ways(&lab, case.transfer_mb);
 
     // The counters saw the traffic (in both directions), and nothing secret is in the status.
     let status = must(gw.status_json());
-    let bytes_in = status.pointer("/tunnels/0/traffic/bytes_in").and_then(|v| v.as_u64()).unwrap_or(0);
-    let bytes_out = status.pointer("/tunnels/0/traffic/bytes_out").and_then(|v| v.as_u64()).unwrap_or(0);
-    assert!(bytes_in >= case.transfer_mb * MB && bytes_out >= case.transfer_mb * MB, "status: {status}");
+    let bytes_in = status
+        .pointer("/tunnels/0/traffic/bytes_in")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    let bytes_out = status
+        .pointer("/tunnels/0/traffic/bytes_out")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    assert!(
+        bytes_in >= case.transfer_mb * MB && bytes_out >= case.transfer_mb * MB,
+        "status: {status}"
+    );
     let text = must(gw.status_text());
-    assert!(!text.contains(interop_tests::scenario::LAB_PSK), "PSK in status output");
-    assert!(!gw.log().contains(interop_tests::scenario::LAB_PSK), "PSK in the log");
+    assert!(
+        !text.contains(interop_tests::scenario::LAB_PSK),
+        "PSK in status output"
+    );
+    assert!(
+        !gw.log().contains(interop_tests::scenario::LAB_PSK),
+        "PSK in the log"
+    );
     eprintln!("{}:\n{text}", case.label);
 
     // Orderly shutdown deletes the IKE SA on the peer (RFC 7296 1.4.1).
     gw.child.signal(libc::SIGTERM);
-    must(wait_for("strongSwan to see our DELETE", Duration::from_secs(5), || {
-        azure.sa_summary().map(|s| s.ike_count() == 0).unwrap_or(false)
-    }));
+    must(wait_for(
+        "strongSwan to see our DELETE",
+        Duration::from_secs(5),
+        || {
+            azure
+                .sa_summary()
+                .map(|s| s.ike_count() == 0)
+                .unwrap_or(false)
+        },
+    ));
     let exit = must(gw.child.wait_timeout(Duration::from_secs(5)));
     assert!(exit.success(), "ipsecgw exit {exit:?}: {}", gw.log());
     eprintln!("{}: passed in {:.2?}", case.label, t0.elapsed());
@@ -225,7 +284,11 @@ fn proposal_mismatch_fails_fast_and_names_both_sides() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for we_initiate in [false, true] {
         let case = Case {
-            label: if we_initiate { "mismatch-i" } else { "mismatch-r" },
+            label: if we_initiate {
+                "mismatch-i"
+            } else {
+                "mismatch-r"
+            },
             nat: true,
             we_initiate,
             ike: &["aes256-sha256-modp2048"],
@@ -235,26 +298,54 @@ fn proposal_mismatch_fails_fast_and_names_both_sides() {
             transfer_mb: 0,
         };
         let t0 = Instant::now();
-        let Running { lab: _lab, azure, gw } = start(&case);
-        must(wait_for("the mismatch to be reported", Duration::from_secs(15), || {
-            gw.status_json()
-                .ok()
-                .and_then(|s| s.pointer("/tunnels/0/last_error").and_then(|e| e.as_str()).map(str::to_string))
-                .is_some_and(|e| e.contains("no IKE proposal chosen"))
-        }));
+        let Running {
+            lab: _lab,
+            azure,
+            gw,
+        } = start(&case);
+        must(wait_for(
+            "the mismatch to be reported",
+            Duration::from_secs(15),
+            || {
+                gw.status_json()
+                    .ok()
+                    .and_then(|s| {
+                        s.pointer("/tunnels/0/last_error")
+                            .and_then(|e| e.as_str())
+                            .map(str::to_string)
+                    })
+                    .is_some_and(|e| e.contains("no IKE proposal chosen"))
+            },
+        ));
         let elapsed = t0.elapsed();
         let status = must(gw.status_json());
-        let err = status.pointer("/tunnels/0/last_error").and_then(|e| e.as_str()).unwrap_or("").to_string();
-        assert!(err.to_lowercase().contains("modp") && err.contains("2048"), "ours not named: {err}");
+        let err = status
+            .pointer("/tunnels/0/last_error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            err.to_lowercase().contains("modp") && err.contains("2048"),
+            "ours not named: {err}"
+        );
         if !we_initiate {
             // strongSwan told us what it offered: both sides named.
             assert!(err.contains("1024"), "peer's proposals not named: {err}");
         }
         let log = gw.log();
-        let lines = log.lines().filter(|l| l.contains("no IKE proposal chosen")).count();
+        let lines = log
+            .lines()
+            .filter(|l| l.contains("no IKE proposal chosen"))
+            .count();
         assert!(lines >= 1, "no log line for the mismatch:\n{log}");
         assert!(azure.sa_summary().map(|s| s.ike_established()).unwrap_or(0) == 0);
-        eprintln!("{}: mismatch reported after {elapsed:.2?}: {err}", case.label);
-        assert!(elapsed < Duration::from_secs(10), "mismatch took {elapsed:?}");
+        eprintln!(
+            "{}: mismatch reported after {elapsed:.2?}: {err}",
+            case.label
+        );
+        assert!(
+            elapsed < Duration::from_secs(10),
+            "mismatch took {elapsed:?}"
+        );
     }
 }
