@@ -15,7 +15,7 @@ fi
 out="$root/target/appliance"
 mkdir -p "$out"
 cd "$root"
-# cargo-deb runs `cargo build --release -p gateway` itself and strips the binary.
-deb="$("$cargo_deb" -p gateway --output "$out" "$@" | tail -n1)"
+# cargo-deb runs `cargo build --release -p gateway` itself; --strip drops the debug info.
+deb="$("$cargo_deb" -p gateway --strip --output "$out" "$@" | tail -n1)"
 echo "build-deb: $deb ($(du -h "$deb" | cut -f1))" >&2
 echo "$deb"

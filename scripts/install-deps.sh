@@ -11,7 +11,7 @@ pkgs=(
   strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libstrongswan-extra-plugins libstrongswan-standard-plugins
   # namespaces, NAT, traffic, captures
-  iproute2 nftables iperf3 tcpdump procps
+  iproute2 iputils-ping nftables iperf3 procps util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod machine;
 pub mod measure;
 pub mod report;
+pub mod signals;
 pub mod suite;
 pub mod tunnels;
 

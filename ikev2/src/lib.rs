@@ -52,6 +52,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod dos;
 pub mod endpoint;
 pub mod event;
 pub mod proposal;

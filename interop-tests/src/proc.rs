@@ -2,6 +2,7 @@
 //! polling helper used for every readiness check.
 
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +32,19 @@ impl Child {
         cmd.stdin(Stdio::null())
             .stdout(File::create(&stdout).context(format!("creating {}", stdout.display()))?)
             .stderr(File::create(&stderr).context(format!("creating {}", stderr.display()))?);
+        // The harness binaries block SIGINT/SIGTERM/SIGHUP for their cleanup thread
+        // (`cleanup::install_signal_cleanup`); a blocked mask survives exec, so give children
+        // an empty one or they could never be stopped with SIGTERM.
+        // SAFETY: between fork and exec only async-signal-safe calls: sigemptyset and
+        // pthread_sigmask on a local set.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
         let inner = cmd.spawn().context(format!("spawning {name}: {cmd:?}"))?;
         crate::cleanup::register_pid(inner.id());
         Ok(Child {

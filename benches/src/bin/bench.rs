@@ -18,7 +18,7 @@ use benches::tunnels::Tools;
 use interop_tests::rundir::RunDir;
 
 fn main() -> ExitCode {
-    interop_tests::cleanup::install_signal_cleanup();
+    benches::signals::install_cleanup_on_signal();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = match BenchConfig::parse(&args) {
         Ok(c) => c,

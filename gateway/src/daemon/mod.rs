@@ -6,6 +6,7 @@ pub mod control_plane;
 pub mod datapath;
 pub mod fast_path;
 pub mod peer_config;
+pub mod signals;
 pub mod status;
 
 use crate::config::Config;
@@ -30,6 +31,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Runs the daemon until SIGINT/SIGTERM.
 pub fn run(config: Config, config_path: PathBuf) -> Result<(), Box<dyn Error>> {
+    signals::unblock_control_signals();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
