@@ -102,6 +102,16 @@ impl Ipsecgw {
         self.ctl(&["initiate", name])
     }
 
+    /// `ipsecgw reload`: Ok(message) or Err(the daemon's error text).
+    pub fn reload(&self) -> Result<String> {
+        self.ctl(&["reload"])
+    }
+
+    /// The config file the daemon was started with (rewrite it, then [`Ipsecgw::reload`]).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
     pub fn terminate(&self, name: &str) -> Result<String> {
         self.ctl(&["terminate", name])
     }

@@ -127,7 +127,7 @@ pub struct Lifetime {
 }
 
 /// `[connections.NAME]`: one IKE SA to one peer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Connection {
     pub name: String,
     /// The peer (Azure VPN Gateway public IP). At least one; the first is used.
@@ -193,7 +193,7 @@ pub struct ChildLifetime {
 }
 
 /// `[connections.NAME.children.CHILD]`: one CHILD_SA (tunnel mode).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Child {
     pub name: String,
     pub local_ts: Vec<Prefix>,

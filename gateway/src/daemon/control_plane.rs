@@ -2,18 +2,22 @@
 //! timeouts, sends what it produces, and turns its events into fast-path SA changes.
 
 use super::datapath::{
-    AddrRange, GatewayDrops, InboundPath, InboundTable, OutboundPath, TunnelPath,
+    AddrRange, GatewayDrops, InboundPath, InboundTable, OutboundPath, TunnelMap, TunnelPath,
 };
 use super::fast_path::IkeDatagram;
 use super::peer_config::{IKE_PORT, NAT_T_PORT};
 use super::status;
+use crate::config::Config;
 use crate::config::{Connection, StartAction};
 use crate::control::protocol::{Request, Response};
+use crate::io::routes::RouteHandle;
+use crate::io::Waker;
 use crate::io::{Tun, UdpBatchSocket};
 use ikev2::proposal::{EspSuite, IkeSuite};
 use ikev2::{ChildSa, Endpoint, Event, FailureReason, PeerId};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -72,7 +76,7 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
-    fn wants_up(&self) -> bool {
+    pub fn wants_up(&self) -> bool {
         !self.held_down
             && self.conn.start_action == StartAction::Start
             && self.conn.mode != crate::config::Mode::Responder
@@ -87,7 +91,14 @@ pub struct ControlPlane {
     pub tunnels: Vec<Tunnel>,
     pub sockets: Vec<LocalSockets>,
     pub inbound: Arc<InboundTable>,
+    pub tunnel_map: Arc<TunnelMap>,
+    pub next_tunnel_id: usize,
     pub drops: Arc<GatewayDrops>,
+    pub routes: RouteHandle,
+    pub waker: Arc<Waker>,
+    pub ike_tx: mpsc::Sender<IkeDatagram>,
+    pub config: Config,
+    pub config_path: PathBuf,
     pub started: Instant,
     pub fast_path_mode: String,
     pub shutting_down: bool,
@@ -109,12 +120,12 @@ impl ControlPlane {
     pub fn start(&mut self, now: Instant) {
         for i in 0..self.tunnels.len() {
             if self.tunnels[i].wants_up() {
-                self.initiate(now, i);
+                self.initiate_index(now, i);
             }
         }
     }
 
-    fn initiate(&mut self, now: Instant, i: usize) {
+    pub fn initiate_index(&mut self, now: Instant, i: usize) {
         let t = &mut self.tunnels[i];
         t.retry_at = None;
         let local = SocketAddr::new(t.local_ip, IKE_PORT);
@@ -136,7 +147,7 @@ impl ControlPlane {
         for i in 0..self.tunnels.len() {
             let due = matches!(self.tunnels[i].retry_at, Some(at) if at <= now);
             if due && !self.shutting_down {
-                self.initiate(now, i);
+                self.initiate_index(now, i);
             }
         }
         self.send_keepalives(now);
@@ -308,7 +319,7 @@ impl ControlPlane {
                 match self.tunnels.iter().position(|t| t.conn.name == name) {
                     Some(i) => {
                         self.tunnels[i].held_down = false;
-                        self.initiate(now, i);
+                        self.initiate_index(now, i);
                         Response::Ok {
                             message: format!("initiating {name}"),
                         }

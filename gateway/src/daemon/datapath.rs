@@ -97,7 +97,10 @@ impl InboundPath {
 /// Per-tunnel state shared between the control plane and the fast path.
 pub struct TunnelPath {
     pub name: String,
+    /// Stable id of the tunnel for the daemon's lifetime (ids are never reused).
     pub index: usize,
+    /// Set when the tunnel is removed (reload): its outbound worker exits.
+    pub stop: std::sync::atomic::AtomicBool,
     /// Current outbound SA, if any.
     pub outbound: ArcSwapOption<OutboundPath>,
     pub mtu: u16,
@@ -117,6 +120,7 @@ impl TunnelPath {
         TunnelPath {
             name,
             index,
+            stop: std::sync::atomic::AtomicBool::new(false),
             outbound: ArcSwapOption::empty(),
             mtu,
             mss_v4: None,
@@ -175,3 +179,7 @@ impl InboundTable {
             .collect()
     }
 }
+
+/// Every tunnel's shared state and TUN device by id, for the inbound workers. Replaced as a
+/// whole (one pointer swap) when a reload adds or removes tunnels.
+pub type TunnelMap = ArcSwap<HashMap<usize, (Arc<TunnelPath>, Arc<crate::io::Tun>)>>;

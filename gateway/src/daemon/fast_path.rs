@@ -9,10 +9,11 @@
 //! Each thread owns its buffers (allocated once), loads the SA snapshots once per batch, and
 //! flushes whenever a read would block, so batching never adds delay at low load.
 
-use super::datapath::{GatewayDrops, InboundTable, TunnelPath};
+use super::datapath::{GatewayDrops, InboundTable, TunnelMap, TunnelPath};
 use crate::dataplane::{icmp_ptb, mss_clamp};
 use crate::io::{PacketBatch, Tun, UdpBatchSocket, UdpRecvBatch, Waker};
 use esp::{NextHeader, Payload, Udp4500};
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -69,6 +70,7 @@ fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 match tun.wait_readable(Some(waker), Some(IDLE_WAIT)) {
                     Ok(r) if r.woken => return,
+                    Ok(_) if tunnel.stop.load(Ordering::Relaxed) => return,
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(tunnel = %tunnel.name, error = %e, "TUN poll failed");
@@ -147,8 +149,8 @@ fn encapsulate_batch(
 pub struct InboundCtx {
     pub sock: Arc<UdpBatchSocket>,
     pub table: Arc<InboundTable>,
-    /// Indexed by `InboundPath::tunnel`.
-    pub tunnels: Vec<(Arc<TunnelPath>, Arc<Tun>)>,
+    /// By `InboundPath::tunnel`.
+    pub tunnels: Arc<TunnelMap>,
     pub ike_tx: mpsc::Sender<IkeDatagram>,
     pub drops: Arc<GatewayDrops>,
     pub waker: Arc<Waker>,
@@ -162,11 +164,8 @@ pub fn spawn_inbound(ctx: InboundCtx) -> io::Result<JoinHandle<()>> {
 
 fn inbound_loop(ctx: &InboundCtx) {
     let mut rb = UdpRecvBatch::new(UDP_BATCH, 65535);
-    let mut out: Vec<PacketBatch> = ctx
-        .tunnels
-        .iter()
-        .map(|_| PacketBatch::for_tun(TUN_BATCH))
-        .collect();
+    // One output batch per tunnel, created on the tunnel's first packet and reused.
+    let mut out: HashMap<usize, PacketBatch> = HashMap::new();
     let local = ctx.sock.local_addr();
     loop {
         match ctx.sock.recv_batch(&mut rb) {
@@ -194,12 +193,14 @@ fn inbound_loop(ctx: &InboundCtx) {
     }
 }
 
-fn flush_tuns(ctx: &InboundCtx, out: &mut [PacketBatch]) {
-    for (i, b) in out.iter_mut().enumerate() {
+fn flush_tuns(ctx: &InboundCtx, out: &mut HashMap<usize, PacketBatch>) {
+    let tunnels = ctx.tunnels.load();
+    out.retain(|id, _| tunnels.contains_key(id));
+    for (id, b) in out.iter_mut() {
         if b.is_empty() {
             continue;
         }
-        if let Some((tp, tun)) = ctx.tunnels.get(i) {
+        if let Some((tp, tun)) = tunnels.get(id) {
             if tun.send_batch(b).is_err() {
                 tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
             }
@@ -212,9 +213,10 @@ fn decapsulate_batch(
     ctx: &InboundCtx,
     local: SocketAddr,
     rb: &mut UdpRecvBatch,
-    out: &mut [PacketBatch],
+    out: &mut HashMap<usize, PacketBatch>,
 ) {
     let table = ctx.table.snapshot();
+    let tunnels = ctx.tunnels.load();
     for d in rb.iter_mut() {
         let spi = match esp::classify_udp_4500(d.data) {
             Udp4500::Ike(ike) => {
@@ -245,10 +247,10 @@ fn decapsulate_batch(
         let Payload::Inner { range, .. } = dec.payload else {
             continue;
         };
-        let Some(inner) = d.data.get(range) else {
+        let Some(inner) = d.data.get_mut(range) else {
             continue;
         };
-        let Some((tp, _)) = ctx.tunnels.get(path.tunnel) else {
+        let Some((tp, tun)) = tunnels.get(&path.tunnel) else {
             continue;
         };
         match inner_addrs(inner) {
@@ -258,14 +260,22 @@ fn decapsulate_batch(
                 continue;
             }
         }
-        let Some(batch) = out.get_mut(path.tunnel) else {
-            continue;
+        // Clamp the MSS of SYN/SYN-ACKs arriving through the tunnel too, so hosts on our side
+        // never send segments that would not fit back through it.
+        let mss = if inner.first().map(|b| b >> 4) == Some(6) {
+            tp.mss_v6
+        } else {
+            tp.mss_v4
         };
+        if let Some(m) = mss {
+            mss_clamp::clamp_mss(inner, m);
+        }
+        let batch = out
+            .entry(path.tunnel)
+            .or_insert_with(|| PacketBatch::for_tun(TUN_BATCH));
         if batch.len() == batch.capacity() {
-            if let Some((_, tun)) = ctx.tunnels.get(path.tunnel) {
-                if tun.send_batch(batch).is_err() {
-                    tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
-                }
+            if tun.send_batch(batch).is_err() {
+                tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
             }
             batch.clear();
         }

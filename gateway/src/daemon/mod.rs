@@ -1,26 +1,25 @@
 //! The running daemon: a tokio control plane driving `ikev2::Endpoint` (see
 //! [`control_plane`]), fast-path threads driving `esp` SAs ([`fast_path`]), TUN devices, UDP
-//! sockets on 500/4500 and routes.
+//! sockets on 500/4500 and routes; [`lifecycle`] brings tunnels in and out of service at start
+//! and on reload.
 
 pub mod control_plane;
 pub mod datapath;
 pub mod fast_path;
+pub mod lifecycle;
 pub mod peer_config;
 pub mod signals;
 pub mod status;
 
 use crate::config::Config;
-use crate::control::protocol::Response;
-use crate::io::routes::{IpPrefix, RouteHandle};
-use crate::io::{Tun, TunConfig, UdpBatchSocket, Waker};
+use crate::control::protocol::{Request, Response};
+use crate::io::routes::RouteHandle;
+use crate::io::Waker;
 use control_plane::{ControlMsg, ControlPlane, LocalSockets, Tunnel};
-use datapath::{GatewayDrops, InboundTable, TunnelPath};
-use fast_path::{IkeDatagram, InboundCtx};
+use datapath::{GatewayDrops, InboundTable};
 use ikev2::crypto::OsRandom;
 use ikev2::Endpoint;
-use peer_config::{IKE_PORT, NAT_T_PORT};
 use std::error::Error;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,13 +37,6 @@ pub fn run(config: Config, config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     rt.block_on(run_async(config, config_path))
 }
 
-fn local_ip_of(conn: &crate::config::Connection) -> IpAddr {
-    conn.local_addrs
-        .first()
-        .copied()
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
 fn warn_if_not_forwarding() {
     match std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward") {
         Ok(s) if s.trim() == "1" => {}
@@ -55,133 +47,41 @@ fn warn_if_not_forwarding() {
     }
 }
 
-async fn bind_sockets(ip: IpAddr) -> Result<LocalSockets, Box<dyn Error>> {
-    let ike = tokio::net::UdpSocket::bind(SocketAddr::new(ip, IKE_PORT))
-        .await
-        .map_err(|e| format!("cannot bind UDP {ip}:{IKE_PORT}: {e}"))?;
-    let nat_t = UdpBatchSocket::bind(SocketAddr::new(ip, NAT_T_PORT))
-        .map_err(|e| format!("cannot bind UDP {ip}:{NAT_T_PORT}: {e}"))?;
-    Ok(LocalSockets {
-        ip,
-        ike: Arc::new(ike),
-        nat_t: Arc::new(nat_t),
-    })
-}
-
-async fn run_async(config: Config, _config_path: PathBuf) -> Result<(), Box<dyn Error>> {
+async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     warn_if_not_forwarding();
-    for w in &config.warnings {
-        tracing::warn!("{w}");
-    }
-    // Sockets: one pair per distinct local address.
-    let mut sockets: Vec<LocalSockets> = Vec::new();
-    for conn in &config.connections {
-        let ip = local_ip_of(conn);
-        if !sockets.iter().any(|s| s.ip == ip) {
-            sockets.push(bind_sockets(ip).await?);
-        }
-    }
-    // Tunnels: TUN device, routes, fast-path state, endpoint peer.
-    let routes = RouteHandle::connect()?;
-    let mut endpoint = Endpoint::new(Box::new(OsRandom::new()));
-    let mut tunnels = Vec::new();
-    for (index, conn) in config.connections.iter().enumerate() {
-        let mut tc = TunConfig::new(conn.tun_name.clone(), conn.mtu);
-        tc.offload = true;
-        tc.txqueuelen = Some(1000);
-        let tun = Tun::open(&tc).map_err(|e| {
-            format!(
-                "connection {}: cannot open TUN {}: {e}",
-                conn.name, conn.tun_name
-            )
-        })?;
-        let ifindex = tun.ifindex();
-        routes.set_link_up(ifindex).await?;
-        let prefixes: Vec<IpPrefix> = conn
-            .children
-            .iter()
-            .flat_map(|c| c.remote_ts.iter())
-            .filter_map(|p| IpPrefix::new(p.addr, p.len).ok())
-            .collect();
-        routes.add_routes(ifindex, &prefixes).await.map_err(|e| {
-            format!(
-                "connection {}: cannot add routes via {}: {e}",
-                conn.name, conn.tun_name
-            )
-        })?;
-        let local_ip = local_ip_of(conn);
-        let mut path = TunnelPath::new(conn.name.clone(), index, conn.mtu);
-        path.mss_v4 = conn.mss_ipv4();
-        path.mss_v6 = conn.mss_ipv6();
-        if local_ip.is_ipv4() && !local_ip.is_unspecified() {
-            path.icmp_source_v4 = Some(local_ip);
-        }
-        if local_ip.is_ipv6() && !local_ip.is_unspecified() {
-            path.icmp_source_v6 = Some(local_ip);
-        }
-        let peer = endpoint.add_peer(peer_config::peer_config(conn)?);
-        tracing::info!(
-            tunnel = %conn.name, tun = %conn.tun_name, mtu = conn.mtu, offload = ?tun.offload(),
-            routes = ?prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "tunnel device ready"
-        );
-        tunnels.push(Tunnel {
-            conn: conn.clone(),
-            peer,
-            path: Arc::new(path),
-            tun: Arc::new(tun),
-            local_ip,
-            children: Vec::new(),
-            ike: None,
-            last_error: None,
-            peer_proposals: None,
-            held_down: false,
-            retry_at: None,
-            retry_delay: Duration::from_secs(2),
-            last_keepalive: Instant::now(),
-        });
-    }
-    let fast_path_mode = describe_fast_path(&tunnels, &sockets);
-    tracing::info!(fast_path = %fast_path_mode, "fast path");
-
-    // Fast-path threads.
-    let waker = Arc::new(Waker::new()?);
-    let inbound = Arc::new(InboundTable::default());
-    let drops = Arc::new(GatewayDrops::default());
     let (ike_tx, mut ike_rx) = control_plane::ike_channel();
-    let mut threads = Vec::new();
-    for t in &tunnels {
-        let s = sockets
-            .iter()
-            .find(|s| s.ip == t.local_ip)
-            .ok_or("no socket for tunnel")?;
-        threads.push(fast_path::spawn_outbound(
-            t.path.clone(),
-            t.tun.clone(),
-            s.nat_t.clone(),
-            waker.clone(),
-        )?);
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControlMsg>(16);
+    let control_socket = config.daemon.control_socket.clone();
+    let metrics_listen = config.daemon.metrics_listen;
+    let connections = config.connections.clone();
+    let mut cp = ControlPlane {
+        endpoint: Endpoint::new(Box::new(OsRandom::new())),
+        tunnels: Vec::new(),
+        sockets: Vec::new(),
+        inbound: Arc::new(InboundTable::default()),
+        tunnel_map: Arc::new(Default::default()),
+        next_tunnel_id: 0,
+        drops: Arc::new(GatewayDrops::default()),
+        routes: RouteHandle::connect()?,
+        waker: Arc::new(Waker::new()?),
+        ike_tx,
+        config,
+        config_path,
+        started: Instant::now(),
+        fast_path_mode: String::new(),
+        shutting_down: false,
+    };
+    for conn in &connections {
+        cp.open_tunnel(conn).await?;
     }
-    for s in &sockets {
-        threads.push(fast_path::spawn_inbound(InboundCtx {
-            sock: s.nat_t.clone(),
-            table: inbound.clone(),
-            tunnels: tunnels
-                .iter()
-                .map(|t| (t.path.clone(), t.tun.clone()))
-                .collect(),
-            ike_tx: ike_tx.clone(),
-            drops: drops.clone(),
-            waker: waker.clone(),
-        })?);
-        tokio::spawn(recv_ike_500(s.ike.clone(), ike_tx.clone()));
-    }
+    cp.fast_path_mode = describe_fast_path(&cp.tunnels, &cp.sockets);
+    tracing::info!(fast_path = %cp.fast_path_mode, "fast path");
 
     // Control socket.
-    let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControlMsg>(16);
-    let listener = crate::control::server::bind(&config.daemon.control_socket).map_err(|e| {
+    let listener = crate::control::server::bind(&control_socket).map_err(|e| {
         format!(
             "cannot bind control socket {}: {e}",
-            config.daemon.control_socket.display()
+            control_socket.display()
         )
     })?;
     let handler: crate::control::server::Handler = Arc::new(move |req| {
@@ -204,19 +104,8 @@ async fn run_async(config: Config, _config_path: PathBuf) -> Result<(), Box<dyn 
         }
     });
 
-    let mut cp = ControlPlane {
-        endpoint,
-        tunnels,
-        sockets,
-        inbound,
-        drops,
-        started: Instant::now(),
-        fast_path_mode,
-        shutting_down: false,
-    };
-
     // Metrics (opt-in).
-    let metrics = config.daemon.metrics_listen.map(|addr| {
+    let metrics = metrics_listen.map(|addr| {
         let m = Arc::new(crate::metrics::Metrics::new());
         let served = m.clone();
         tokio::spawn(async move {
@@ -247,13 +136,19 @@ async fn run_async(config: Config, _config_path: PathBuf) -> Result<(), Box<dyn 
         tokio::select! {
             Some(d) = ike_rx.recv() => cp.handle_ike(Instant::now(), d),
             Some((req, reply)) = ctl_rx.recv() => {
-                let resp = cp.control(Instant::now(), req);
+                let resp = match req {
+                    Request::Reload => cp.reload(Instant::now()).await,
+                    req => cp.control(Instant::now(), req),
+                };
                 let _ = reply.send(resp);
             }
             _ = tokio::time::sleep_until(deadline.into()) => cp.handle_timeout(Instant::now()),
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
-            _ = sighup.recv() => tracing::warn!("SIGHUP: live reload is not implemented yet; restart to apply a new config"),
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let _ = cp.reload(Instant::now()).await;
+            }
         }
     }
 
@@ -269,40 +164,10 @@ async fn run_async(config: Config, _config_path: PathBuf) -> Result<(), Box<dyn 
         }
     }
     cp.flush(Instant::now());
-    waker.wake()?;
-    for t in threads {
-        let _ = t.join();
-    }
-    let _ = std::fs::remove_file(&config.daemon.control_socket);
+    cp.waker.wake()?;
+    let _ = std::fs::remove_file(&control_socket);
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Reads IKE on UDP 500 and queues it for the control plane.
-async fn recv_ike_500(sock: Arc<tokio::net::UdpSocket>, tx: mpsc::Sender<IkeDatagram>) {
-    let local = match sock.local_addr() {
-        Ok(a) => a,
-        Err(_) => return,
-    };
-    let mut buf = vec![0u8; 65535];
-    loop {
-        match sock.recv_from(&mut buf).await {
-            Ok((n, remote)) => {
-                let Some(bytes) = buf.get(..n) else { continue };
-                let d = IkeDatagram {
-                    local,
-                    remote,
-                    bytes: bytes.to_vec(),
-                };
-                if tx.send(d).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "UDP 500 receive error");
-            }
-        }
-    }
 }
 
 fn describe_fast_path(tunnels: &[Tunnel], sockets: &[LocalSockets]) -> String {
