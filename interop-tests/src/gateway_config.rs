@@ -32,6 +32,9 @@ pub struct GatewayOpts {
     pub child_rekey_time: Option<Duration>,
     /// Raw TOML lines appended to `[connections.<conn>]`.
     pub extra_conn: String,
+    /// The child's selectors (default: the VPC and VNet IPv4 prefixes).
+    pub local_ts: Vec<String>,
+    pub remote_ts: Vec<String>,
 }
 
 impl GatewayOpts {
@@ -55,6 +58,8 @@ impl GatewayOpts {
             rekey_time: None,
             child_rekey_time: None,
             extra_conn: String::new(),
+            local_ts: vec![VPC_PREFIX.into()],
+            remote_ts: vec![VNET_PREFIX.into()],
         }
     }
 }
@@ -120,8 +125,8 @@ pub fn ipsecgw_toml(lab: &AzureLab, opts: &GatewayOpts) -> String {
     }
     let _ = writeln!(t);
     let _ = writeln!(t, "[connections.{}.children.{}]", opts.conn, opts.child);
-    let _ = writeln!(t, "local_ts = [{}]", s(VPC_PREFIX));
-    let _ = writeln!(t, "remote_ts = [{}]", s(VNET_PREFIX));
+    let _ = writeln!(t, "local_ts = {}", list(&opts.local_ts));
+    let _ = writeln!(t, "remote_ts = {}", list(&opts.remote_ts));
     if !opts.esp_proposals.is_empty() {
         let _ = writeln!(t, "esp_proposals = {}", list(&opts.esp_proposals));
     }

@@ -84,7 +84,8 @@ impl Netns {
 
     /// Turns on IPv4 forwarding.
     pub fn enable_forwarding(&self) -> Result<()> {
-        self.sysctl("net.ipv4.ip_forward", "1")
+        self.sysctl("net.ipv4.ip_forward", "1")?;
+        self.sysctl("net.ipv6.conf.all.forwarding", "1")
     }
 
     /// PIDs of the processes running inside the namespace.

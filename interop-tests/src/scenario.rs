@@ -53,6 +53,7 @@ pub fn start_azure(lab: &AzureLab, conn: SwanConn, log: LogLevels) -> Result<Cha
     )
     .context("azure charon")?;
     charon.route_via_tun(&lab.azure, VPC_PREFIX)?;
+    charon.route_via_tun(&lab.azure, crate::topology::VPC6_PREFIX)?;
     Ok(charon)
 }
 

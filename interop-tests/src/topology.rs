@@ -48,6 +48,14 @@ pub const AZURE_OUTSIDE_IF: &str = "out0";
 pub const AZURE_INSIDE_IF: &str = "in0";
 pub const HOST_IF: &str = "eth0";
 
+/// IPv6 inside the tunnel (dual-stack VPC and VNet, unique local addresses).
+pub const VPC6_HOST: &str = "fd00:0:1::10";
+pub const VPC6_PREFIX: &str = "fd00:0:1::/64";
+pub const GW6_INSIDE: &str = "fd00:0:1::1";
+pub const VNET6_HOST: &str = "fd00:1::10";
+pub const VNET6_PREFIX: &str = "fd00:1::/64";
+pub const AZURE6_INSIDE: &str = "fd00:1::1";
+
 /// Options for [`AzureLab::new`].
 #[derive(Debug, Clone)]
 pub struct LabOptions {
@@ -126,6 +134,26 @@ impl AzureLab {
 
         vnet.add_addr(HOST_IF, &format!("{VNET_HOST}/24"))?;
         vnet.route_via("default", AZURE_INSIDE)?;
+
+        // Dual-stack inside networks (no DAD: the addresses are usable at once).
+        for (ns, dev, addr) in [
+            (vpc, HOST_IF, VPC6_HOST),
+            (gw, GW_INSIDE_IF, GW6_INSIDE),
+            (azure, AZURE_INSIDE_IF, AZURE6_INSIDE),
+            (vnet, HOST_IF, VNET6_HOST),
+        ] {
+            ns.ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("{addr}/64"),
+                "dev",
+                dev,
+                "nodad",
+            ])?;
+        }
+        vpc.ip(&["-6", "route", "add", "default", "via", GW6_INSIDE])?;
+        vnet.ip(&["-6", "route", "add", "default", "via", AZURE6_INSIDE])?;
         Ok(())
     }
 

@@ -274,6 +274,82 @@ fn responder_no_nat_azure_default_lists_100mb() {
     });
 }
 
+/// IPv4 and IPv6 prefixes inside one tunnel (IPv4 underlay, as Azure's S2S): both families
+/// negotiated as selectors of the one CHILD_SA, ping and a hashed transfer over IPv6.
+#[test]
+fn dual_stack_inside_the_tunnel() {
+    use interop_tests::topology::{
+        VNET6_HOST, VNET6_PREFIX, VNET_PREFIX, VPC6_HOST, VPC6_PREFIX, VPC_PREFIX,
+    };
+    if !interop_tests::require_root("dual_stack_inside_the_tunnel") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = must(AzureLab::new(LabOptions {
+        nat: true,
+        label: "dual-stack".into(),
+    }));
+    let azure = must(start_azure(&lab, azure_conn(&lab), LogLevels::default()));
+    let dir = must(lab.dir.subdir("gw"));
+    let mut opts = GatewayOpts::azure_default(&lab);
+    opts.control_socket = dir.join("control.sock");
+    opts.local_ts = vec![VPC_PREFIX.into(), VPC6_PREFIX.into()];
+    opts.remote_ts = vec![VNET_PREFIX.into(), VNET6_PREFIX.into()];
+    let mut gw = must(Ipsecgw::start_in_lab(&lab, &lab.gw, &dir, &opts));
+    must(gw.wait_established(GW_CONN, TUNNEL_TIMEOUT));
+    let listing = must(azure.list_sas());
+    assert!(
+        listing.contains(VPC6_PREFIX) && listing.contains(VNET6_PREFIX),
+        "IPv6 selectors not negotiated:\n{listing}"
+    );
+    must(wait_for_ping(&lab.vpc, VNET6_HOST, Duration::from_secs(5)));
+    let p = must(ping(
+        &lab.vpc,
+        VNET6_HOST,
+        &PingOpts {
+            count: 10,
+            ..PingOpts::default()
+        },
+    ));
+    assert_eq!((p.sent, p.received), (10, 10), "ping6 vpc -> vnet: {p:?}");
+    let p = must(ping(
+        &lab.vnet,
+        VPC6_HOST,
+        &PingOpts {
+            count: 10,
+            ..PingOpts::default()
+        },
+    ));
+    assert_eq!((p.sent, p.received), (10, 10), "ping6 vnet -> vpc: {p:?}");
+    let xfer = Path::new(env!("CARGO_BIN_EXE_xfer"));
+    let r = must(tcp_transfer(
+        xfer,
+        &lab.vpc,
+        &lab.vnet,
+        VNET6_HOST,
+        5006,
+        10 * MB,
+        6,
+        lab.dir.path(),
+        Duration::from_secs(60),
+    ));
+    assert!(r.intact(), "IPv6 transfer corrupted: {r:?}");
+    // IPv4 still works beside it.
+    let p = must(ping(
+        &lab.vpc,
+        VNET_HOST,
+        &PingOpts {
+            count: 5,
+            ..PingOpts::default()
+        },
+    ));
+    assert_eq!(p.received, 5, "{p:?}");
+    eprintln!(
+        "dual stack: IPv6 10 MB at {:.0} Mbit/s, hash matches",
+        r.mbit_per_s()
+    );
+}
+
 /// Our modp2048 against Azure's default policy (modp1024 only): as responder we refuse
 /// strongSwan's offer and log both sides' proposals once; as initiator we fail fast.
 #[test]

@@ -95,8 +95,8 @@ impl SwanConn {
             child_lifetime: AZURE_CHILD_LIFETIME,
             dpd: Some(AZURE_DPD),
             mobike: false,
-            local_ts: vec!["0.0.0.0/0".into()],
-            remote_ts: vec!["0.0.0.0/0".into()],
+            local_ts: vec!["0.0.0.0/0".into(), "::/0".into()],
+            remote_ts: vec!["0.0.0.0/0".into(), "::/0".into()],
             start_action: StartAction::None,
         }
     }

@@ -59,7 +59,12 @@ pub fn tcp_transfer(
     timeout: Duration,
 ) -> Result<TransferResult> {
     let xfer = xfer.to_string_lossy();
-    let endpoint = format!("{to_addr}:{port}");
+    // `[v6]:port` for IPv6 addresses, `v4:port` otherwise.
+    let endpoint = if to_addr.contains(':') {
+        format!("[{to_addr}]:{port}")
+    } else {
+        format!("{to_addr}:{port}")
+    };
     let tag = format!("xfer-{}-{port}-{seed}", to.name());
     let mut rcmd = to.command(&xfer);
     rcmd.args(["recv", &endpoint]);
