@@ -142,6 +142,8 @@ ln -sf ../run/systemd/resolve/stub-resolv.conf "$rootfs/etc/resolv.conf"
 cat > "$rootfs/etc/cloud/cloud.cfg.d/90-ipsecgw.cfg" <<'CFG'
 # ipsecgw appliance: EC2 (IMDSv2) or a NoCloud seed; nothing else is probed.
 datasource_list: [ NoCloud, Ec2, None ]
+# C.UTF-8 is built into glibc: nothing to generate at first boot.
+locale: C.UTF-8
 datasource:
   Ec2:
     strict_id: false

@@ -38,7 +38,7 @@
 //! # Key material
 //! Raw key bytes are never stored: they are expanded into cipher objects at SA creation.
 //! RustCrypto objects (AES-CBC, AES-192-GCM) zeroize themselves on drop; ring's AES-GCM and
-//! HMAC keys are wiped by [`wipe`]'s drop guard. `Debug` of SA types prints no key.
+//! HMAC keys are wiped by a drop guard (module `wipe`, the crate's only `unsafe`). `Debug` of SA types prints no key.
 
 #![deny(unsafe_code)]
 #![cfg_attr(

@@ -333,8 +333,8 @@ impl Suite {
             .saturating_add(self.tailroom(inner_len))
     }
 
-    /// Smallest well-formed ESP packet: header, IV, one aligned unit holding pad length and
-    /// next header, ICV.
+    /// Smallest ESP packet this crate produces (empty inner packet): header, IV, one aligned
+    /// unit holding padding, pad length and next header, ICV.
     pub fn min_esp_len(self) -> usize {
         self.esp_len(0)
     }

@@ -62,7 +62,7 @@ pub enum Command {
         long_about = "Run the gateway daemon: bring up every connection (those with \
                             start_action = \"start\" initiate at once), answer the peer, and \
                             serve the control socket and, if configured, Prometheus metrics. \
-                            ipsecgw never forks; run it under systemd (Type=exec). It needs \
+                            ipsecgw never forks; run it under systemd with Type=notify (it sends READY, RELOADING, STOPPING, WATCHDOG and a STATUS line). It needs \
                             CAP_NET_ADMIN (TUN devices, routes) and UDP ports 500 and 4500. \
                             SIGHUP or `ipsecgw reload` re-reads the configuration."
     )]
@@ -74,7 +74,11 @@ pub enum Command {
                             expanded to strongSwan proposal names, the PSK shown as <redacted>) \
                             and exit 0. Otherwise print every problem, one per line, naming the \
                             key, the bad value and the fix, and exit 1. Warnings (e.g. a psk_file \
-                            readable by others) go to stderr and do not fail the check."
+                            readable by others) go to stderr and do not fail the check. When a \
+                            connection sets `profile` (the Azure side's policy) and also lists \
+                            its own proposals or esp_proposals, they are checked against the \
+                            profile: proposals that can never match, and a PFS mismatch (the \
+                            tunnel comes up, then dies at the first rekey), are warned about."
     )]
     CheckConfig(CheckArgs),
     /// Show the daemon and every tunnel: state, SAs, algorithms, counters, errors.
@@ -227,8 +231,22 @@ fn run_daemon(a: RunArgs, run: RunFn, err: &mut dyn Write) -> u8 {
             return EXIT_FAILED;
         }
     };
+    let mut cfg = cfg;
     init_logging(&cfg.daemon.log_level, a.foreground);
-    for w in &cfg.warnings {
+    // `local_id = "auto"` / `local_addrs = ["auto"]`: ask the EC2 metadata service (IMDSv2).
+    match crate::platform::imds::resolve_config(&mut cfg, std::time::Duration::from_secs(30)) {
+        Ok(notes) => {
+            for n in notes {
+                tracing::info!("{n}");
+            }
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            let _ = writeln!(err, "ipsecgw: {e}");
+            return EXIT_FAILED;
+        }
+    }
+    for w in cfg.warnings.iter().chain(&cfg.policy_warnings()) {
         tracing::warn!("{w}");
     }
     match run(cfg, a.config) {
@@ -243,6 +261,11 @@ fn run_daemon(a: RunArgs, run: RunFn, err: &mut dyn Write) -> u8 {
 
 /// Installs the tracing subscriber: `RUST_LOG` if set, else the configured level.
 pub fn init_logging(level: &str, terminal: bool) {
+    // Under systemd with stderr connected to the journal: native journald records, with the
+    // tunnel name and SPIs as fields (TUNNEL=, SPI_IN=, ...).
+    if !terminal && crate::platform::journald::init(level) {
+        return;
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -260,11 +283,18 @@ pub fn init_logging(level: &str, terminal: bool) {
 fn check_config(file: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     match config::load(file) {
         Ok(cfg) => {
+            // Findings against the Azure policy `profile` names come after the file's own.
+            let warnings: Vec<String> = cfg
+                .warnings
+                .iter()
+                .cloned()
+                .chain(cfg.policy_warnings())
+                .collect();
             if json {
-                let v = serde_json::json!({ "valid": true, "warnings": cfg.warnings, "config": cfg.to_json() });
+                let v = serde_json::json!({ "valid": true, "warnings": warnings, "config": cfg.to_json() });
                 let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"));
             } else {
-                for w in &cfg.warnings {
+                for w in &warnings {
                     let _ = writeln!(err, "warning: {w}");
                 }
                 let _ = write!(out, "{cfg}");

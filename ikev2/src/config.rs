@@ -66,6 +66,64 @@ impl RetransmitConfig {
     }
 }
 
+/// When an SA is rekeyed and when it dies (RFC 7296 2.8), like strongSwan's `rekey_time`,
+/// `rand_time` and `life_time`: the soft deadline is `rekey_time` minus a random jitter drawn
+/// uniformly (nanosecond resolution, from the caller's `Random`) from `[0, rand_time]`; at
+/// `life_time` the SA is deleted if it could not be rekeyed. A zero `rekey_time` disables
+/// rekeying, a zero `life_time` the hard limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    pub rekey_time: Duration,
+    pub rand_time: Duration,
+    pub life_time: Duration,
+}
+
+/// The lifetime of a CHILD_SA (same fields as an IKE SA's).
+pub type ChildLifetime = Lifetime;
+
+impl Lifetime {
+    /// strongSwan's IKE SA defaults: rekey after 4 h minus up to 10 % (24 min), hard limit
+    /// 4 h 24 min. Well below Azure's 28800 s IKE SA lifetime, so we rekey first.
+    pub fn ike_default() -> Self {
+        Lifetime {
+            rekey_time: Duration::from_secs(4 * 3600),
+            rand_time: Duration::from_secs(24 * 60),
+            life_time: Duration::from_secs(4 * 3600 + 24 * 60),
+        }
+    }
+
+    /// strongSwan's CHILD_SA defaults: rekey after 1 h minus up to 6 min, hard limit 66 min
+    /// (Azure's CHILD_SA lifetime is 27000 s).
+    pub fn child_default() -> Self {
+        Lifetime {
+            rekey_time: Duration::from_secs(3600),
+            rand_time: Duration::from_secs(6 * 60),
+            life_time: Duration::from_secs(66 * 60),
+        }
+    }
+
+    /// No rekeying and no hard limit.
+    pub fn unlimited() -> Self {
+        Lifetime {
+            rekey_time: Duration::ZERO,
+            rand_time: Duration::ZERO,
+            life_time: Duration::ZERO,
+        }
+    }
+}
+
+/// One CHILD_SA of a peer (policy-based peers have several, one per subnet pair).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildConfig {
+    /// Reported in events and status.
+    pub name: String,
+    pub local_ts: Vec<TrafficSelector>,
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Our ESP proposals in preference order; DH groups in them mean PFS on CREATE_CHILD_SA.
+    pub esp_proposals: Vec<EspProposalSpec>,
+    pub lifetime: ChildLifetime,
+}
+
 /// An IKE identity (RFC 7296 3.5). The EC2 side usually says `Ipv4(elastic IP)`, which differs
 /// from the private address it is bound to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -167,6 +225,22 @@ pub struct PeerConfig {
     /// Pretend to be behind a NAT (fake NAT_DETECTION_SOURCE_IP, RFC 7296 2.23) so ESP is always
     /// UDP-encapsulated on port 4500, as strongSwan's `encap = yes`.
     pub force_udp_encap: bool,
+    /// The CHILD_SAs to set up: the first inside IKE_AUTH, the others by CREATE_CHILD_SA right
+    /// after (RFC 7296 1.3.1). Empty: one child from `local_ts`, `remote_ts`,
+    /// `esp_proposals` and `child_lifetime`, named like the peer.
+    pub children: Vec<ChildConfig>,
+    /// Lifetime of the IKE SA (rekeyed in place, RFC 7296 2.18).
+    pub ike_lifetime: Lifetime,
+    /// Lifetime of the single child formed from the top-level fields (when `children` is
+    /// empty).
+    pub child_lifetime: ChildLifetime,
+    /// Dead peer detection (RFC 7296 2.4): an empty INFORMATIONAL is sent when nothing arrived
+    /// from the peer (IKE or ESP, see `Endpoint::note_inbound_traffic`) for this long. Zero: off.
+    pub dpd_delay: Duration,
+    /// With DPD on, a request on an established IKE SA is given up (and the peer declared
+    /// dead) this long after it was first sent, even if the retransmission schedule is longer.
+    /// Zero: the retransmission schedule alone decides.
+    pub dpd_timeout: Duration,
 }
 
 impl PeerConfig {
@@ -190,7 +264,31 @@ impl PeerConfig {
             role: Role::Both,
             retransmit: RetransmitConfig::default(),
             force_udp_encap: false,
+            children: Vec::new(),
+            ike_lifetime: Lifetime::ike_default(),
+            child_lifetime: Lifetime::child_default(),
+            dpd_delay: Duration::ZERO,
+            dpd_timeout: Duration::from_secs(150),
         }
+    }
+
+    /// The CHILD_SAs to set up: `children`, or the single one the top-level fields describe.
+    pub fn child_configs(&self) -> Vec<ChildConfig> {
+        if !self.children.is_empty() {
+            return self.children.clone();
+        }
+        vec![ChildConfig {
+            name: self.name.clone(),
+            local_ts: self.local_ts.clone(),
+            remote_ts: self.remote_ts.clone(),
+            esp_proposals: self.esp_proposals.clone(),
+            lifetime: self.child_lifetime,
+        }]
+    }
+
+    /// The child configuration named `name`.
+    pub fn child_config(&self, name: &str) -> Option<ChildConfig> {
+        self.child_configs().into_iter().find(|c| c.name == name)
     }
 
     /// Whether `id` (from a peer's IDi/IDr) is acceptable for this peer; `seen_from` is the

@@ -3,22 +3,23 @@
 
 use crate::config::PeerConfig;
 use crate::crypto::Random;
+use crate::dos::{self, DefenceConfig, DefenceStats, Defences, Verdict};
 use crate::event::{DeleteReason, Event, PeerId, PeerStatus, SaPhase, Transmit};
 use crate::sa::ike_sa_init::{self, InitReply};
-use crate::sa::{informational, Ctx, IkeSa, Next};
+use crate::sa::{informational, work, Ctx, IkeSa, Next, State};
 use crate::wire::{self, ExchangeType, Header};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Largest datagram we look at (an IKE message length is at most 2^32-1, but UDP carries at
 /// most 65535 bytes).
 const MAX_DATAGRAM: usize = 65_535;
 
-/// At most this many responder IKE SAs may wait for IKE_AUTH; further IKE_SA_INIT requests are
-/// dropped (bounded state against spoofed requests until cookies, issue #9, exist).
-const MAX_HALF_OPEN: usize = 256;
+/// At most one `Event::Failed` per peer in this interval for unauthenticated IKE_SA_INIT
+/// failures (e.g. NO_PROPOSAL_CHOSEN): a spoofer of the peer's address must not fill the logs.
+const INIT_FAILURE_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A context borrowing everything of the endpoint but its SA map.
 macro_rules! ctx {
@@ -31,9 +32,20 @@ macro_rules! ctx {
             spis: &mut $s.esp_spis,
             errors: &mut $s.errors,
             initial_contact: None,
+            sas: &$s.sas,
+            spawned: Vec::new(),
+            transfers: Vec::new(),
         }
     };
 }
+
+/// With simultaneous IKE_SA_INIT from both sides (RFC 7296 2.8 leaves it open) two IKE SAs
+/// with one peer may both get established. strongSwan (uniqueids) deletes the older one
+/// 10 s after the newer one authenticated as responder; we wait this long for the peer to
+/// settle it, then delete every one but the IKE SA with the highest (SPIi, SPIr). Both ends of
+/// ours compute the same survivor, so they send DELETE for the same SA (a DELETE collision,
+/// which 2.25.2 resolves).
+pub const DUPLICATE_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Why `Endpoint::initiate` did nothing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -63,10 +75,18 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     errors: HashMap<PeerId, String>,
+    /// Peers holding more than one established IKE SA, since when (see `DUPLICATE_GRACE`).
+    duplicates: HashMap<PeerId, Instant>,
+    /// The IKE_SA_INIT gatekeeper (cookies, half-open limits, rate limits; RFC 7296 2.6,
+    /// RFC 8019).
+    dos: Defences,
+    /// Last reported unauthenticated IKE_SA_INIT failure per peer: (SPIi, when).
+    init_failures: HashMap<PeerId, (u64, Instant)>,
 }
 
 impl Endpoint {
-    pub fn new(rng: Box<dyn Random + Send>) -> Self {
+    pub fn new(mut rng: Box<dyn Random + Send>) -> Self {
+        let dos = Defences::new(DefenceConfig::default(), &mut *rng);
         Endpoint {
             rng,
             peers: BTreeMap::new(),
@@ -77,7 +97,20 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             errors: HashMap::new(),
+            duplicates: HashMap::new(),
+            dos,
+            init_failures: HashMap::new(),
         }
+    }
+
+    /// Counters of the IKE_SA_INIT defences (cookies sent, rate limited, ...), for metrics.
+    pub fn dos_stats(&self) -> DefenceStats {
+        self.dos.stats()
+    }
+
+    /// Responder IKE SAs currently half-open (IKE_SA_INIT answered, IKE_AUTH awaited).
+    pub fn half_open_count(&self) -> u32 {
+        self.dos.half_open().total()
     }
 
     pub fn add_peer(&mut self, cfg: PeerConfig) -> PeerId {
@@ -96,6 +129,7 @@ impl Endpoint {
         self.terminate(now, peer);
         self.peers.remove(&peer);
         self.errors.remove(&peer);
+        self.init_failures.remove(&peer);
     }
 
     /// Start IKE_SA_INIT towards the peer from `local` (our port-500 address; IKE_AUTH moves
@@ -114,11 +148,17 @@ impl Endpoint {
         if !cfg.role.may_initiate() {
             return Err(InitiateError::ResponderOnly);
         }
-        if self
-            .sas
-            .values()
-            .any(|sa| sa.peer == peer && !matches!(sa.phase(), SaPhase::Closed | SaPhase::Deleting))
-        {
+        // Only our own attempt or an established IKE SA count: a responder's half-open SA is
+        // unauthenticated (anyone can create one with the peer's address), and a real one just
+        // makes this a simultaneous initiation (RFC 7296 2.8), settled by `check_duplicates`.
+        if self.sas.values().any(|sa| {
+            sa.peer == peer
+                && match sa.phase() {
+                    SaPhase::Established => true,
+                    SaPhase::Connecting | SaPhase::Authenticating => sa.initiator,
+                    SaPhase::Idle | SaPhase::Deleting | SaPhase::Closed => false,
+                }
+        }) {
             return Err(InitiateError::AlreadyActive);
         }
         let spi = self.fresh_ike_spi();
@@ -188,6 +228,69 @@ impl Endpoint {
             });
         }
         done
+    }
+
+    /// Rekey one CHILD_SA of the peer, named by our inbound SPI (RFC 7296 1.3.3), e.g. when
+    /// the ESP layer reports a byte, packet or sequence-number soft limit. Starts now if no
+    /// other request of ours is outstanding, else right after it. False if there is no such
+    /// CHILD_SA or it is already being rekeyed.
+    pub fn rekey_child_sa(&mut self, now: Instant, peer: PeerId, inbound_spi: u32) -> bool {
+        let spi = self
+            .sas
+            .iter()
+            .find(|(_, sa)| {
+                sa.peer == peer
+                    && sa.phase() == SaPhase::Established
+                    && sa.children.iter().any(|c| {
+                        c.inbound_spi == inbound_spi
+                            && c.state == crate::sa::child_sa::ChildState::Active
+                    })
+            })
+            .map(|(s, _)| *s);
+        let Some(spi) = spi else {
+            return false;
+        };
+        self.with_sa(now, spi, |sa, ctx| {
+            if let Some(c) = sa
+                .children
+                .iter_mut()
+                .find(|c| c.inbound_spi == inbound_spi)
+            {
+                c.rekey_at = Some(now);
+            }
+            kick(sa, ctx);
+            Next::Keep
+        });
+        true
+    }
+
+    /// Rekey the peer's IKE SA now (RFC 7296 1.3.2), or right after the outstanding request.
+    /// False if it has no established IKE SA.
+    pub fn rekey_ike_sa(&mut self, now: Instant, peer: PeerId) -> bool {
+        let spi = self
+            .sas
+            .iter()
+            .find(|(_, sa)| sa.peer == peer && sa.phase() == SaPhase::Established)
+            .map(|(s, _)| *s);
+        let Some(spi) = spi else {
+            return false;
+        };
+        self.with_sa(now, spi, |sa, ctx| {
+            sa.rekey_at = Some(now);
+            kick(sa, ctx);
+            Next::Keep
+        });
+        true
+    }
+
+    /// ESP traffic arrived from the peer: no DPD probe is needed (RFC 7296 2.4). Cheap; call
+    /// it at most every second or so per peer.
+    pub fn note_inbound_traffic(&mut self, peer: PeerId, now: Instant) {
+        for sa in self.sas.values_mut() {
+            if sa.peer == peer && sa.established_at.is_some() {
+                sa.last_heard = Some(sa.last_heard.map_or(now, |t| t.max(now)));
+            }
+        }
     }
 
     /// One received IKE datagram (without the non-ESP marker), arrived on `local` from `remote`.
@@ -262,29 +365,96 @@ impl Endpoint {
         if candidates.is_empty() {
             return;
         }
-        let half_open = self
-            .sas
-            .values()
-            .filter(|sa| !sa.initiator && sa.phase() == SaPhase::Authenticating)
-            .count();
-        if half_open >= MAX_HALF_OPEN {
+        // RFC 7296 2.6, RFC 8019: cookies, half-open and rate limits before any decoding,
+        // Diffie-Hellman or state (`dos` module documentation).
+        let Some(init) = dos::peek_ike_sa_init(datagram) else {
             return;
+        };
+        match self
+            .dos
+            .check_ike_sa_init(now, remote.ip(), h.spi_i, init.ni, init.cookie)
+        {
+            Verdict::Drop => return,
+            Verdict::RequireCookie(c) => {
+                // 69 bytes: never larger than the request (no amplification).
+                let payload = dos::cookie_response(h, &c);
+                if payload.len() <= datagram.len() {
+                    self.transmits.push_back(Transmit {
+                        local,
+                        remote,
+                        payload,
+                    });
+                }
+                return;
+            }
+            Verdict::Accept => {}
         }
         let Ok(msg) = wire::decode_message(datagram) else {
             return;
         };
         let spi_r = self.fresh_ike_spi();
+        let timeout = self.dos.half_open_timeout();
         let mut ctx = ctx!(self, now);
-        let reply =
-            ike_sa_init::on_request(&mut ctx, candidates, &msg, datagram, local, remote, spi_r);
+        let reply = ike_sa_init::on_request(
+            &mut ctx, candidates, &msg, datagram, local, remote, spi_r, timeout,
+        );
         match reply {
             InitReply::Drop => {}
             InitReply::Stateless(t) => self.transmits.push_back(t),
-            InitReply::NewSa(sa) => {
+            InitReply::NoProposal {
+                transmit,
+                peer,
+                error,
+            } => {
+                self.transmits.push_back(transmit);
+                self.report_init_failure(now, peer, h.spi_i, error);
+            }
+            InitReply::NewSa(mut sa) => {
                 if let Some(key) = sa.half_open_key {
                     self.half_open.insert(key, spi_r);
                 }
+                self.dos.half_open_opened(remote.ip());
+                sa.dos_counted = Some(remote.ip());
                 self.sas.insert(spi_r, *sa);
+            }
+        }
+    }
+
+    /// An unauthenticated IKE_SA_INIT request from the peer's address failed (e.g. no
+    /// acceptable proposal). Anyone can send one with that address, so: never reported for a
+    /// peer with an established IKE SA (it must not change what the operator sees of a working
+    /// tunnel), once per attempt (SPIi) otherwise, and at most once per
+    /// `INIT_FAILURE_REPORT_INTERVAL`; the rest is only counted (`DefenceStats`).
+    fn report_init_failure(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        spi_i: u64,
+        error: crate::event::FailureReason,
+    ) {
+        let established = self
+            .sas
+            .values()
+            .any(|sa| sa.peer == peer && sa.phase() == SaPhase::Established);
+        let repeated = self
+            .init_failures
+            .get(&peer)
+            .is_some_and(|(spi, at)| *spi == spi_i || now < *at + INIT_FAILURE_REPORT_INTERVAL);
+        if established || repeated {
+            self.dos.note_unreported_failure();
+            return;
+        }
+        self.init_failures.insert(peer, (spi_i, now));
+        self.errors.insert(peer, error.to_string());
+        self.events.push_back(Event::Failed { peer, error });
+    }
+
+    /// A responder SA leaves the half-open phase (IKE_AUTH done or failed, expired, removed):
+    /// uncount it in the defences, exactly once.
+    fn settle_half_open(dos: &mut Defences, sa: &mut IkeSa, removed: bool) {
+        if removed || !matches!(sa.state, State::InitDone(_)) {
+            if let Some(ip) = sa.dos_counted.take() {
+                dos.half_open_closed(ip);
             }
         }
     }
@@ -303,14 +473,95 @@ impl Endpoint {
         let mut ctx = ctx!(self, now);
         let next = f(&mut sa, &mut ctx);
         let initial_contact = ctx.initial_contact.take();
+        let spawned = std::mem::take(&mut ctx.spawned);
+        let transfers = std::mem::take(&mut ctx.transfers);
+        Self::settle_half_open(&mut self.dos, &mut sa, next == Next::Remove);
         match next {
             Next::Keep => {
                 self.sas.insert(spi, sa);
             }
             Next::Remove => self.drop_sa(sa),
         }
+        for new in spawned {
+            let key = new.our_spi();
+            if let std::collections::btree_map::Entry::Vacant(e) = self.sas.entry(key) {
+                e.insert(new);
+            }
+        }
+        for t in transfers {
+            self.transfer(now, t);
+        }
         if let Some(peer) = initial_contact {
             self.initial_contact(now, peer, spi);
+        }
+        self.check_duplicates(now);
+    }
+
+    /// Hand CHILD_SAs to the IKE SA that survived an IKE rekey collision (RFC 7296 2.8.2).
+    fn transfer(&mut self, now: Instant, mut t: crate::sa::Transfer) {
+        let Some(target) = self.sas.get_mut(&t.to) else {
+            // It is gone already: so are the CHILD_SAs.
+            for c in t.children.iter().filter(|c| c.installed) {
+                self.events.push_back(Event::ChildSaDeleted {
+                    peer: t.peer,
+                    inbound_spi: c.inbound_spi,
+                    outbound_spi: c.outbound_spi,
+                });
+            }
+            for s in &t.spis {
+                self.esp_spis.remove(s);
+            }
+            return;
+        };
+        target.children.append(&mut t.children);
+        target.spis.append(&mut t.spis);
+        target.queued.append(&mut t.queued);
+        target.to_create.append(&mut t.to_create);
+        target.redundant_until = None;
+        let spi = t.to;
+        self.with_sa_plain(now, spi, kick);
+    }
+
+    /// `with_sa` without the follow-ups (no recursion through transfers).
+    fn with_sa_plain(&mut self, now: Instant, spi: u64, f: impl FnOnce(&mut IkeSa, &mut Ctx<'_>)) {
+        let Some(mut sa) = self.sas.remove(&spi) else {
+            return;
+        };
+        let mut ctx = ctx!(self, now);
+        f(&mut sa, &mut ctx);
+        Self::settle_half_open(&mut self.dos, &mut sa, false);
+        self.sas.insert(spi, sa);
+    }
+
+    /// Resolve two established IKE SAs with one peer after `DUPLICATE_GRACE`.
+    fn check_duplicates(&mut self, now: Instant) {
+        let mut count: BTreeMap<PeerId, Vec<(u64, u64, u64)>> = BTreeMap::new();
+        for (key, sa) in &self.sas {
+            if sa.phase() == SaPhase::Established {
+                count
+                    .entry(sa.peer)
+                    .or_default()
+                    .push((sa.spi_i, sa.spi_r, *key));
+            }
+        }
+        self.duplicates
+            .retain(|p, _| count.get(p).is_some_and(|v| v.len() > 1));
+        for (peer, mut v) in count {
+            if v.len() < 2 {
+                continue;
+            }
+            let since = *self.duplicates.entry(peer).or_insert(now);
+            if now < since + DUPLICATE_GRACE {
+                continue;
+            }
+            v.sort();
+            v.pop(); // the survivor: highest (SPIi, SPIr)
+            self.duplicates.remove(&peer);
+            for (_, _, key) in v {
+                self.with_sa_plain(now, key, |sa, ctx| {
+                    let _ = informational::delete_ike(sa, ctx, DeleteReason::Duplicate);
+                });
+            }
         }
     }
 
@@ -332,7 +583,8 @@ impl Endpoint {
         }
     }
 
-    fn drop_sa(&mut self, sa: IkeSa) {
+    fn drop_sa(&mut self, mut sa: IkeSa) {
+        Self::settle_half_open(&mut self.dos, &mut sa, true);
         if let Some(key) = sa.half_open_key {
             self.half_open.remove(&key);
         }
@@ -359,7 +611,12 @@ impl Endpoint {
 
     /// The earliest instant `handle_timeout` must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sas.values().filter_map(IkeSa::deadline).min()
+        let dup = self.duplicates.values().map(|t| *t + DUPLICATE_GRACE).min();
+        self.sas
+            .values()
+            .filter_map(IkeSa::deadline)
+            .chain(dup)
+            .min()
     }
 
     /// Retransmit, give up, and expire half-open or closed IKE SAs due at `now`.
@@ -373,9 +630,11 @@ impl Endpoint {
         for spi in due {
             self.with_sa(now, spi, |sa, ctx| sa.on_timeout(ctx));
         }
+        self.check_duplicates(now);
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
+        // (Events are queued in the order the protocol produced them.)
         self.events.pop_front()
     }
 
@@ -412,8 +671,22 @@ impl Endpoint {
                     nat_remote: best.is_some_and(|sa| sa.nat_remote),
                     established_at: best.and_then(|sa| sa.established_at),
                     last_error: self.errors.get(id).cloned(),
+                    rekey_at: best.and_then(|sa| sa.rekey_at),
+                    expire_at: best.and_then(|sa| sa.expire_at),
                 }
             })
             .collect()
+    }
+}
+
+/// Start whatever is due on an established IKE SA whose window is free.
+fn kick(sa: &mut IkeSa, ctx: &mut Ctx<'_>) {
+    if sa.outstanding.is_some() || !matches!(sa.state, State::Established(_)) {
+        return;
+    }
+    let until = ctx.now;
+    if let State::Established(st) = std::mem::replace(&mut sa.state, State::Closed { until }) {
+        work::start_due(sa, ctx, &st.keys);
+        sa.state = State::Established(st);
     }
 }

@@ -25,6 +25,8 @@ pub struct Transmit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildSa {
     pub peer: PeerId,
+    /// The name of the child configuration (`ChildConfig::name`) this SA belongs to.
+    pub child: String,
     /// The SPI we chose; the peer sends ESP with it.
     pub inbound_spi: u32,
     /// The SPI the peer chose; we send ESP with it.
@@ -118,6 +120,14 @@ pub enum DeleteReason {
     InitialContact,
     /// A request (e.g. our DELETE) went unanswered.
     Timeout,
+    /// Dead peer detection (RFC 7296 2.4): a request went unanswered while `dpd_delay` is
+    /// set. The gateway applies its dpd_action (clear / restart with back-off / none).
+    DeadPeer,
+    /// The hard lifetime passed without a successful rekey.
+    Expired,
+    /// A second IKE SA with the same peer (simultaneous IKE_SA_INIT from both sides) was
+    /// deleted; the other IKE SA and its CHILD_SAs stay up.
+    Duplicate,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,6 +160,38 @@ pub enum Event {
         peer: PeerId,
         error: FailureReason,
     },
+    /// A CHILD_SA was rekeyed (RFC 7296 1.3.3, 2.8): `new` replaces the SA whose SPIs are
+    /// `old_*`. Install `new`'s inbound SA at once. If `outbound_now`, switch the child's
+    /// outbound traffic to `new` now (we initiated the rekey: the peer installed both
+    /// directions before answering). Otherwise (we answered the rekey) keep sending on the old
+    /// SA until `ChildSaOutboundReady` names `new.inbound_spi` (strongSwan's rule: the
+    /// responder switches when the initiator deletes the old SA). The old SA goes with a
+    /// later `ChildSaDeleted`, which always comes after any `ChildSaOutboundReady` it implies.
+    ChildSaRekeyed {
+        peer: PeerId,
+        child: String,
+        old_inbound_spi: u32,
+        old_outbound_spi: u32,
+        new: ChildSa,
+        outbound_now: bool,
+    },
+    /// Switch outbound traffic to the CHILD_SA with these SPIs (announced earlier by a
+    /// `ChildSaRekeyed` with `outbound_now: false`).
+    ChildSaOutboundReady {
+        peer: PeerId,
+        inbound_spi: u32,
+        outbound_spi: u32,
+    },
+    /// The IKE SA was rekeyed in place (RFC 7296 2.18): its CHILD_SAs now belong to the new
+    /// one and are untouched in the data plane; only the IKE SPIs (and suite) change.
+    IkeSaRekeyed {
+        peer: PeerId,
+        old_spi_i: u64,
+        old_spi_r: u64,
+        new_spi_i: u64,
+        new_spi_r: u64,
+        suite: IkeSuite,
+    },
 }
 
 /// Coarse state of a peer's newest IKE SA for `ipsecgw status`.
@@ -170,12 +212,20 @@ pub enum SaPhase {
 /// One CHILD_SA in [`PeerStatus`] (no keys).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildStatus {
+    /// The child configuration's name.
+    pub name: String,
     pub inbound_spi: u32,
     pub outbound_spi: u32,
     pub suite: EspSuite,
     pub local_ts: Vec<TrafficSelector>,
     pub remote_ts: Vec<TrafficSelector>,
     pub udp_encap: bool,
+    /// When this CHILD_SA will be rekeyed (soft lifetime), if it will.
+    pub rekey_at: Option<Instant>,
+    /// When it will be deleted if not rekeyed (hard lifetime).
+    pub expire_at: Option<Instant>,
+    /// Being replaced: a rekey is in progress or done and the old SA awaits deletion.
+    pub rekeying: bool,
 }
 
 /// Status of one peer (no secrets).
@@ -195,4 +245,8 @@ pub struct PeerStatus {
     pub nat_remote: bool,
     pub established_at: Option<Instant>,
     pub last_error: Option<String>,
+    /// When the IKE SA will be rekeyed (soft lifetime), if it will.
+    pub rekey_at: Option<Instant>,
+    /// When the IKE SA will be deleted if not rekeyed (hard lifetime).
+    pub expire_at: Option<Instant>,
 }

@@ -48,7 +48,9 @@
 //! Modules: `wire` (codec), `crypto`, `proposal` (negotiation), `config` (per-peer settings),
 //! `event` (what comes out), `endpoint` (demultiplexing and timers), and the IKE SA state
 //! machine in `sa`: `ike_sa_init`, `ike_auth_psk`, `child_sa`, `traffic_selector`, `nat`,
-//! `retransmit`, `informational`.
+//! `retransmit`, `informational`, `create_child` (CREATE_CHILD_SA for new CHILD_SAs), `rekey_child`
+//! (CHILD_SA rekey and collisions), `rekey_ike` (IKE SA rekey), `lifetime` (rekey deadlines),
+//! `dpd` (dead peer detection), `work` (what our side starts next).
 
 pub mod config;
 pub mod crypto;
@@ -59,7 +61,9 @@ pub mod proposal;
 mod sa;
 pub mod wire;
 
-pub use config::{Identity, PeerConfig, RetransmitConfig, Role};
+pub use config::{
+    ChildConfig, ChildLifetime, Identity, Lifetime, PeerConfig, RetransmitConfig, Role,
+};
 pub use endpoint::{Endpoint, InitiateError};
 pub use event::{
     ChildSa, ChildStatus, DeleteReason, Event, FailureReason, PeerId, PeerStatus, SaPhase, Transmit,

@@ -135,8 +135,12 @@ fn half_open_state_is_bounded_and_expires() {
     p.initiate_a();
     p.flush();
     p.flight.clear();
+    // A gives up at once (no retransmissions): only the spoofed requests reach B.
+    let (now, peer) = (p.now, p.a.peer);
+    p.a.ep.terminate(now, peer);
     p.a.down = true;
     let template = decode_message(&p.a.sent[0].1.payload).unwrap();
+    let len = p.a.sent[0].1.payload.len();
     for i in 0..300u64 {
         let mut m = template.clone();
         m.header.spi_i = 0x1000 + i;
@@ -144,12 +148,82 @@ fn half_open_state_is_bounded_and_expires() {
     }
     let far = p.now + std::time::Duration::from_secs(1);
     while p.step(far) {}
-    assert_eq!(p.b.sent.len(), 256);
+    // RFC 7296 2.6: 3 half-open SAs from one address (cookie_threshold_ip), then stateless
+    // cookies, each no larger than its request.
+    assert_eq!(p.b.sent.len(), 300);
+    let full = p.b.sent.iter().filter(|(_, t)| {
+        decode_message(&t.payload)
+            .unwrap()
+            .payloads
+            .iter()
+            .any(|x| matches!(x, Payload::Sa(_)))
+    });
+    assert_eq!(full.count(), 3);
+    assert!(p.b.sent[3..].iter().all(|(_, t)| t.payload.len() <= len));
+    assert_eq!(p.b.ep.half_open_count(), 3);
     assert_eq!(p.b.ep.status()[0].phase, ikev2::SaPhase::Authenticating);
-    // Without IKE_AUTH they all expire after the retransmission schedule; nothing is sent.
+    // Without IKE_AUTH they expire after the half-open timeout (30 s); nothing is sent.
     p.drive();
-    assert_eq!(p.b.sent.len(), 256);
+    assert_eq!(p.b.sent.len(), 300);
+    assert!(
+        p.elapsed() <= std::time::Duration::from_secs(31),
+        "{:?}",
+        p.elapsed()
+    );
     assert_eq!(p.b.ep.poll_timeout(), None);
+    assert_eq!(p.b.ep.half_open_count(), 0);
     assert_eq!(p.b.ep.status()[0].phase, ikev2::SaPhase::Idle);
     assert!(p.b.events.is_empty());
+}
+
+#[test]
+fn cookie_under_load_and_the_real_initiator_still_gets_in() {
+    let (a, b) = configs(IKE, ESP);
+    let mut p = Pair::new(54, NetConfig::default(), a, b);
+    // An off-path attacker sends IKE_SA_INITs with A's address (it never sees the answers):
+    // B holds more half-open SAs from that address than its cookie threshold allows.
+    let mut spoofer = ikev2::Endpoint::new(Box::new(ikev2::crypto::SeededRandom::new(99)));
+    let (scfg, _) = configs(IKE, ESP);
+    let speer = spoofer.add_peer(scfg);
+    for _ in 0..6 {
+        spoofer.terminate(p.now, speer);
+        spoofer.initiate(p.now, speer, p.a_local()).unwrap();
+        let t = spoofer.poll_transmit().unwrap();
+        p.inject(sock(A_PUBLIC, 500), sock(B_ADDR, 500), t.payload);
+    }
+    let soon = p.now + std::time::Duration::from_millis(1);
+    while p.step(soon) {}
+    let answered = p.b.sent.len();
+    assert_eq!(answered, 6);
+    assert_eq!(p.b.ep.half_open_count(), 3);
+    assert_eq!(p.b.ep.dos_stats().cookies_sent, 3);
+    // The real A initiates: B answers N(COOKIE), A retries with it (RFC 7296 2.6) and gets in.
+    p.initiate_a();
+    p.drive_for(std::time::Duration::from_secs(5));
+    assert_mirrored(&p, false);
+    let cookie_reply = decode_message(&p.b.sent[answered].1.payload).unwrap();
+    match &cookie_reply.payloads[..] {
+        [Payload::Notify(n)] => assert_eq!(n.kind, NotifyType::COOKIE),
+        other => panic!("{other:?}"),
+    }
+    let retry = decode_message(&p.a.sent[1].1.payload).unwrap();
+    match &retry.payloads[0] {
+        Payload::Notify(n) => assert_eq!(
+            (n.kind, &n.data),
+            (NotifyType::COOKIE, &{
+                let [Payload::Notify(c)] = &cookie_reply.payloads[..] else {
+                    unreachable!()
+                };
+                c.data.clone()
+            })
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.b.ep.dos_stats().accepted_with_cookie, 1);
+    // A's SA left the half-open count when it was established; the spoofed ones expire.
+    assert_eq!(p.b.ep.half_open_count(), 3);
+    p.drive_for(std::time::Duration::from_secs(31));
+    assert_eq!(p.b.ep.half_open_count(), 0);
+    assert_eq!(p.b.ep.status()[0].phase, ikev2::SaPhase::Established);
+    assert!(p.b.failures().is_empty(), "{:?}", p.b.failures());
 }

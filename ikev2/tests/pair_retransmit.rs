@@ -105,9 +105,17 @@ fn two_hundred_lossy_seeds_converge_to_identical_keys() {
     for seed in 0..200u64 {
         let nat = seed % 2 == 0;
         let (mut a, mut b) = configs(IKE, ESP);
-        // Enough tries that 20% loss each way cannot exhaust them in practice.
-        a.retransmit.tries = 8;
-        b.retransmit.tries = 8;
+        // Enough tries that 20% loss each way cannot exhaust them in practice, and quick
+        // enough that IKE_AUTH gets through within the responder's half-open timeout (30 s,
+        // strongSwan's half_open_timeout; RFC 8019): a half-open SA is unauthenticated state
+        // and does not wait for the initiator's whole retransmission schedule.
+        let quick = ikev2::RetransmitConfig {
+            timeout: Duration::from_secs(1),
+            factor: 1.5,
+            tries: 8,
+        };
+        a.retransmit = quick;
+        b.retransmit = quick;
         let net = NetConfig {
             loss: 0.2,
             duplicate: 0.1,

@@ -32,6 +32,8 @@ pub struct GatewayOpts {
     pub child_rekey_time: Option<Duration>,
     /// Raw TOML lines appended to `[connections.<conn>]`.
     pub extra_conn: String,
+    /// Raw TOML lines appended to `[connections.<conn>.children.<child>]`.
+    pub extra_child: String,
     /// The child's selectors (default: the VPC and VNet IPv4 prefixes).
     pub local_ts: Vec<String>,
     pub remote_ts: Vec<String>,
@@ -58,6 +60,7 @@ impl GatewayOpts {
             rekey_time: None,
             child_rekey_time: None,
             extra_conn: String::new(),
+            extra_child: String::new(),
             local_ts: vec![VPC_PREFIX.into()],
             remote_ts: vec![VNET_PREFIX.into()],
         }
@@ -132,6 +135,10 @@ pub fn ipsecgw_toml(lab: &AzureLab, opts: &GatewayOpts) -> String {
     }
     if let Some(d) = opts.child_rekey_time {
         let _ = writeln!(t, "rekey_time = {}", secs(d));
+    }
+    t.push_str(&opts.extra_child);
+    if !opts.extra_child.is_empty() && !opts.extra_child.ends_with('\n') {
+        t.push('\n');
     }
     t
 }

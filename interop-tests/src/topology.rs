@@ -8,6 +8,20 @@
 //! ```
 //! With `nat = false` the gw's outside address is 198.51.100.10 itself (nat side 198.51.100.1)
 //! and `nat` only routes.
+//!
+//! [`AzureLab::new_active_active`] adds a second Azure VPN Gateway instance, as Azure's
+//! active-active mode has (two public IPs, one tunnel to each, both forwarding at once):
+//!
+//! ```text
+//!                        nat --az1--out0-- azure2 --in0--eth1-- vnet
+//!                                       203.0.113.21  10.1.0.2
+//! ```
+//! `nat` reaches 203.0.113.21 by a /32 route on `az1` (the existing `az0` segment is unchanged).
+//! The VNet host routes toward the tunnels over both instances (ECMP, hashed on the 5-tuple),
+//! as Azure's VNet system routes do: a flow sticks to one instance, and the return path of a
+//! flow may be the other instance's tunnel. [`AzureLab::set_vnet_gateways`] takes an instance
+//! out of (or back into) the VNet's route, which is what Azure does when an instance fails.
+//! IPv6 inside the VNet keeps using the first instance only.
 
 use std::process::Command;
 
@@ -40,6 +54,14 @@ pub const AZURE_INSIDE: &str = "10.1.0.1";
 pub const VNET_PREFIX: &str = "10.1.0.0/24";
 /// Host in the Azure VNet.
 pub const VNET_HOST: &str = "10.1.0.10";
+
+/// The second Azure VPN Gateway instance (active-active): public address and IKE identity.
+pub const AZURE2_PUBLIC: &str = "203.0.113.21";
+/// The second instance's inside address (a VNet next hop beside [`AZURE_INSIDE`]).
+pub const AZURE2_INSIDE: &str = "10.1.0.2";
+/// The VNet host's interface toward the second instance, and `nat`'s toward it.
+pub const HOST_IF2: &str = "eth1";
+pub const NAT_AZURE2_IF: &str = "az1";
 
 /// Interface names (each inside its own namespace).
 pub const GW_INSIDE_IF: &str = "in0";
@@ -84,6 +106,8 @@ pub struct AzureLab {
     pub nat: Netns,
     pub azure: Netns,
     pub vnet: Netns,
+    /// The second Azure instance (active-active labs only, see [`AzureLab::new_active_active`]).
+    pub azure2: Option<Netns>,
     /// Per-run directory for configs, logs and captures (kept if a test panics).
     pub dir: RunDir,
 }
@@ -98,6 +122,7 @@ impl AzureLab {
             nat: Netns::create("nat")?,
             azure: Netns::create("azure")?,
             vnet: Netns::create("vnet")?,
+            azure2: None,
             opts,
             dir,
         };
@@ -155,6 +180,75 @@ impl AzureLab {
         vpc.ip(&["-6", "route", "add", "default", "via", GW6_INSIDE])?;
         vnet.ip(&["-6", "route", "add", "default", "via", AZURE6_INSIDE])?;
         Ok(())
+    }
+
+    /// The lab plus a second Azure instance `azure2` (203.0.113.21, inside 10.1.0.2): Azure's
+    /// active-active gateway. The VNet host routes over both instances (ECMP by 5-tuple).
+    pub fn new_active_active(opts: LabOptions) -> Result<AzureLab> {
+        let mut lab = AzureLab::new(opts)?;
+        lab.azure2 = Some(Netns::create("azure2")?);
+        lab.wire_second_azure()
+            .context("adding the second Azure instance")?;
+        Ok(lab)
+    }
+
+    fn wire_second_azure(&self) -> Result<()> {
+        let (nat, vnet) = (&self.nat, &self.vnet);
+        let azure2 = self.azure2()?;
+        veth_pair(nat, NAT_AZURE2_IF, azure2, AZURE_OUTSIDE_IF)?;
+        veth_pair(azure2, AZURE_INSIDE_IF, vnet, HOST_IF2)?;
+
+        // nat: a host route to the second instance on its own link; it answers ARP for
+        // 203.0.113.1 there too (Linux answers for any local address by default).
+        nat.route_dev(&format!("{AZURE2_PUBLIC}/32"), NAT_AZURE2_IF)?;
+
+        azure2.add_addr(AZURE_OUTSIDE_IF, &format!("{AZURE2_PUBLIC}/24"))?;
+        azure2.add_addr(AZURE_INSIDE_IF, &format!("{AZURE2_INSIDE}/24"))?;
+        azure2.route_via("default", NAT_AZURE_SIDE)?;
+        azure2.enable_forwarding()?;
+
+        // vnet: 10.1.0.2 is on eth1 (host route), and the VNet's way out is both instances.
+        vnet.route_dev(&format!("{AZURE2_INSIDE}/32"), HOST_IF2)?;
+        // Hash flows on the 5-tuple, so different TCP connections may take different
+        // instances (Azure spreads flows over both).
+        vnet.sysctl("net.ipv4.fib_multipath_hash_policy", "1")?;
+        self.set_vnet_gateways(&[0, 1])
+    }
+
+    /// The second Azure instance's namespace (active-active labs).
+    pub fn azure2(&self) -> Result<&Netns> {
+        match &self.azure2 {
+            Some(ns) => Ok(ns),
+            None => crate::bail!("this lab has no second Azure instance (use new_active_active)"),
+        }
+    }
+
+    /// Routes the VNet host's IPv4 default over the given Azure instances (0 = `azure`,
+    /// 1 = `azure2`): both = ECMP, one = only that one. An empty list is refused.
+    pub fn set_vnet_gateways(&self, instances: &[usize]) -> Result<()> {
+        let hops: Vec<(&str, &str)> = instances
+            .iter()
+            .map(|i| match i {
+                0 => (AZURE_INSIDE, HOST_IF),
+                _ => (AZURE2_INSIDE, HOST_IF2),
+            })
+            .collect();
+        let mut args: Vec<&str> = vec!["route", "replace", "default"];
+        match hops.as_slice() {
+            [] => crate::bail!("set_vnet_gateways: at least one instance"),
+            [(via, dev)] => args.extend(["via", via, "dev", dev]),
+            many => {
+                for (via, dev) in many {
+                    args.extend(["nexthop", "via", via, "dev", dev, "weight", "1"]);
+                }
+            }
+        }
+        self.vnet.ip(&args).map(drop)
+    }
+
+    /// The second Azure instance's public address (its IKE identity).
+    pub fn azure2_public_addr(&self) -> &'static str {
+        AZURE2_PUBLIC
     }
 
     /// EC2's 1:1 NAT: the EIP is DNATed to the private address and the private address SNATed

@@ -60,7 +60,7 @@ fn set_bin(bin: &Path) -> Result<()> {
         );
     }
     // interop_tests::ipsecgw finds the binary through this variable.
-    std::env::set_var("IPSECGW_BIN", bin);
+    std::env::set_var("IPSECGW_BIN", bin.canonicalize()?);
     Ok(())
 }
 

@@ -155,6 +155,9 @@ pub struct Connection {
     pub lifetime: Lifetime,
     /// Zero = no DPD (only retransmission detects a dead peer).
     pub dpd_delay: Duration,
+    /// How long a rekeyed-away inbound CHILD_SA keeps decrypting after its DELETE (RFC 7296
+    /// 2.8 make-before-break): packets the peer sent just before switching still arrive.
+    pub rekey_grace: Duration,
     pub dpd_timeout: Duration,
     pub dpd_action: DpdAction,
     pub retransmit: Retransmit,

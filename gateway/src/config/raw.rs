@@ -41,6 +41,7 @@ pub(crate) struct RawConnection {
     pub over_time: Option<RawDuration>,
     pub rand_time: Option<RawDuration>,
     pub dpd_delay: Option<RawDuration>,
+    pub rekey_grace: Option<RawDuration>,
     pub dpd_timeout: Option<RawDuration>,
     pub dpd_action: Option<String>,
     pub retransmit_timeout: Option<RawDuration>,

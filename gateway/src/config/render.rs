@@ -2,8 +2,21 @@
 //! expanded to strongSwan proposal names, the PSK shown as `<redacted>`.
 
 use super::{duration, profile, Config, Connection, DpdAction, Mode, MssClamp, StartAction};
+use ikev2::proposal::{could_match_esp, could_match_ike, parse_esp, preset, EspProposalSpec};
 use std::fmt;
+use std::time::Duration;
 use toml::{Table, Value};
+
+/// Azure's default policy as responder also accepts these ESP proposals (PFS groups 2, 14 and
+/// 24 with AES/SHA; group 1 is refused by ipsecgw). Azure's own CHILD_SA rekeys carry no PFS.
+const AZURE_DEFAULT_RESPONDER_PFS: &[&str] = &[
+    "aes256-sha1-modp1024-modp2048-modp2048s256",
+    "aes256-sha256-modp1024-modp2048-modp2048s256",
+    "aes128-sha1-modp1024-modp2048-modp2048s256",
+    "aes128-sha256-modp1024-modp2048-modp2048s256",
+];
+/// Azure's IPsec SA lifetime: a CHILD_SA that lives longer is rekeyed by Azure first.
+const AZURE_CHILD_LIFETIME: Duration = Duration::from_secs(27_000);
 
 fn s(v: impl ToString) -> Value {
     Value::String(v.to_string())
@@ -50,12 +63,41 @@ impl Config {
                     c.profile.as_deref().unwrap_or("")
                 ));
                 out.push_str(&format!("#   {desc}\n"));
+                if let Some(p) = c.profile.as_deref().and_then(preset) {
+                    let ike: Vec<String> = p.ike.iter().map(|x| x.to_string()).collect();
+                    let esp: Vec<String> = p.esp.iter().map(|x| x.to_string()).collect();
+                    out.push_str(&format!(
+                        "#   expands to: proposals = [{}], esp_proposals = [{}]\n",
+                        ike.join(", "),
+                        esp.join(", ")
+                    ));
+                    let own_ike = c.proposals != p.ike;
+                    let own_esp = c.children.iter().any(|ch| ch.esp_proposals != p.esp);
+                    if own_ike || own_esp {
+                        out.push_str(
+                            "#   explicit proposals/esp_proposals below override it; the profile \
+                             is checked as the Azure side's policy\n",
+                        );
+                    }
+                }
             }
         }
         out.push_str(
             &toml::to_string(&self.redacted_table()).expect("a table of strings serializes"),
         );
         out
+    }
+
+    /// Compatibility findings against the Azure policy each connection's `profile` names.
+    ///
+    /// `profile` names the policy configured on the Azure connection (a preset). When the
+    /// connection also lists its own `proposals` or a child its own `esp_proposals`, those are
+    /// what ipsecgw offers and accepts, and they are checked against the profile: IKE or ESP
+    /// proposals that can never agree (e.g. `modp2048` against Azure's default policy), and a
+    /// PFS mismatch, where the tunnel comes up (IKE_AUTH carries no key exchange) and dies at
+    /// the first CHILD_SA rekey. Without `profile` nothing is checked.
+    pub fn policy_warnings(&self) -> Vec<String> {
+        self.connections.iter().flat_map(policy_warnings).collect()
     }
 
     /// The resolved configuration as JSON (PSK redacted), for `check-config --json`.
@@ -68,6 +110,70 @@ impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted_toml())
     }
+}
+
+fn policy_warnings(c: &Connection) -> Vec<String> {
+    let Some(name) = c.profile.as_deref() else {
+        return Vec::new();
+    };
+    let Some(p) = preset(name) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let path = format!("connections.{}", c.name);
+    if c.proposals != p.ike {
+        if let Err(why) = could_match_ike(&c.proposals, &p.ike) {
+            out.push(format!(
+                "{path}.proposals: against the Azure policy of profile `{name}`: {why}; \
+                 the tunnel will never come up (use the profile's proposals or change the Azure \
+                 policy)"
+            ));
+        }
+    }
+    for ch in &c.children {
+        if ch.esp_proposals == p.esp {
+            continue;
+        }
+        let child_path = format!("{path}.children.{}.esp_proposals", ch.name);
+        if let Err(why) = could_match_esp(&ch.esp_proposals, &p.esp, false) {
+            out.push(format!(
+                "{child_path}: against the Azure policy of profile `{name}`: {why}; no CHILD_SA \
+                 can be negotiated"
+            ));
+            continue;
+        }
+        if could_match_esp(&ch.esp_proposals, &p.esp, true).is_ok() {
+            continue;
+        }
+        // Azure's default policy takes PFS from us as responder, but its own rekeys carry none.
+        if name.eq_ignore_ascii_case("azure-default") {
+            let accepts: Vec<EspProposalSpec> = AZURE_DEFAULT_RESPONDER_PFS
+                .iter()
+                .filter_map(|s| parse_esp(s).ok())
+                .collect();
+            if could_match_esp(&ch.esp_proposals, &accepts, true).is_ok() {
+                if ch.lifetime.rekey_time >= AZURE_CHILD_LIFETIME
+                    || ch.lifetime.rekey_time.is_zero()
+                {
+                    out.push(format!(
+                        "{child_path}: Azure's default policy accepts our PFS when we rekey, but \
+                         its own rekeys (after {}s) carry no PFS and will fail: set rekey_time \
+                         below {}s so ipsecgw always rekeys first, or add `modpnone` to the \
+                         proposal",
+                        AZURE_CHILD_LIFETIME.as_secs(),
+                        AZURE_CHILD_LIFETIME.as_secs()
+                    ));
+                }
+                continue;
+            }
+        }
+        if let Err(why) = could_match_esp(&ch.esp_proposals, &p.esp, true) {
+            out.push(format!(
+                "{child_path}: against the Azure policy of profile `{name}`: {why}"
+            ));
+        }
+    }
+    out
 }
 
 fn connection(c: &Connection) -> Table {
@@ -105,6 +211,7 @@ fn connection(c: &Connection) -> Table {
     t.insert("over_time".into(), d(c.lifetime.over_time));
     t.insert("rand_time".into(), d(c.lifetime.rand_time));
     t.insert("dpd_delay".into(), d(c.dpd_delay));
+    t.insert("rekey_grace".into(), d(c.rekey_grace));
     t.insert("dpd_timeout".into(), d(c.dpd_timeout));
     let dpd = match c.dpd_action {
         DpdAction::Clear => "clear",
@@ -149,4 +256,115 @@ fn connection(c: &Connection) -> Table {
     }
     t.insert("children".into(), Value::Table(children));
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn warnings(conn: &str, child: &str) -> Vec<String> {
+        let text = format!(
+            "[connections.azure]\nremote_addrs = [\"203.0.113.20\"]\nlocal_addrs = [\"172.31.5.10\"]\n\
+             local_id = \"198.51.100.10\"\npsk = \"unit-test-example-psk-0123456789\"\n{conn}\n\
+             [connections.azure.children.vnet]\nlocal_ts = [\"10.0.1.0/24\"]\n\
+             remote_ts = [\"10.1.0.0/24\"]\n{child}"
+        );
+        let cfg = crate::config::parse(&text, Path::new("/nonexistent")).expect("valid");
+        cfg.policy_warnings()
+    }
+
+    #[test]
+    fn profile_alone_has_no_findings() {
+        assert!(warnings("profile = \"azure-default\"", "").is_empty());
+        assert!(warnings("profile = \"azure-gcm-ecp384\"", "").is_empty());
+        // No profile and explicit lists: nothing to check against.
+        assert!(warnings("proposals = [\"aes256-sha256-modp2048\"]", "").is_empty());
+    }
+
+    #[test]
+    fn ike_that_can_never_match_is_named() {
+        let w = warnings(
+            "profile = \"azure-default\"\nproposals = [\"aes256-sha256-modp2048\"]",
+            "",
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("connections.azure.proposals:"), "{w:?}");
+        assert!(w[0].contains("can never match"), "{w:?}");
+        assert!(
+            w[0].contains("modp2048") && w[0].contains("modp1024"),
+            "{w:?}"
+        );
+        // A subset of Azure's offers is fine.
+        assert!(warnings(
+            "profile = \"azure-default\"\nproposals = [\"aes128-sha256-modp1024\"]",
+            "esp_proposals = [\"aes128-sha1\"]"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn pfs_mismatch_against_a_custom_policy() {
+        let w = warnings(
+            "profile = \"azure-gcm-ecp384\"",
+            "esp_proposals = [\"aes256gcm16\"]",
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("connections.azure.children.vnet.esp_proposals:"),
+            "{w:?}"
+        );
+        assert!(
+            w[0].contains("PFS mismatch") && w[0].contains("ecp384"),
+            "{w:?}"
+        );
+        let w = warnings(
+            "profile = \"azure-gcm-ecp384\"",
+            "esp_proposals = [\"aes256gcm16-ecp256\"]",
+        );
+        assert!(w[0].contains("PFS mismatch"), "{w:?}");
+        let w = warnings(
+            "profile = \"azure-gcm-ecp384\"",
+            "esp_proposals = [\"aes128-sha1\"]",
+        );
+        assert!(w[0].contains("no CHILD_SA"), "{w:?}");
+    }
+
+    #[test]
+    fn pfs_against_azure_default_depends_on_who_rekeys_first() {
+        // Azure's default accepts modp2048 PFS from us; we rekey first (1h default): fine.
+        assert!(warnings(
+            "profile = \"azure-default\"",
+            "esp_proposals = [\"aes256-sha256-modp2048\"]"
+        )
+        .is_empty());
+        // A CHILD_SA outliving Azure's 27000 s: Azure's rekey (no PFS) would fail.
+        let w = warnings(
+            "profile = \"azure-default\"",
+            "esp_proposals = [\"aes256-sha256-modp2048\"]\nrekey_time = \"8h\"",
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("carry no PFS"), "{w:?}");
+        // A group Azure's default never accepts.
+        let w = warnings(
+            "profile = \"azure-default\"",
+            "esp_proposals = [\"aes256-sha256-ecp384\"]",
+        );
+        assert!(w[0].contains("PFS mismatch"), "{w:?}");
+    }
+
+    #[test]
+    fn check_config_text_shows_the_expansion() {
+        let text = "[connections.azure]\nremote_addrs = [\"203.0.113.20\"]\n\
+                    local_addrs = [\"172.31.5.10\"]\nlocal_id = \"198.51.100.10\"\n\
+                    psk = \"unit-test-example-psk-0123456789\"\nprofile = \"azure-gcm-ecp384\"\n\
+                    [connections.azure.children.vnet]\nlocal_ts = [\"10.0.1.0/24\"]\n\
+                    remote_ts = [\"10.1.0.0/24\"]\n";
+        let cfg = crate::config::parse(text, Path::new("/nonexistent")).unwrap();
+        let out = cfg.redacted_toml();
+        assert!(
+            out.contains("#   expands to: proposals = [aes256gcm16-prfsha384-ecp384], esp_proposals = [aes256gcm16-ecp384]"),
+            "{out}"
+        );
+        assert!(!out.contains("unit-test-example-psk"), "{out}");
+    }
 }

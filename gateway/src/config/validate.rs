@@ -343,11 +343,11 @@ fn connection(
     );
     let over_time = c.duration("over_time", raw.over_time.take(), rekey_time / 10);
     let rand_time = c.duration("rand_time", raw.rand_time.take(), over_time);
-    if rekey_time < Duration::from_secs(60) && rekey_time != Duration::ZERO {
+    if rekey_time < Duration::from_secs(10) && rekey_time != Duration::ZERO {
         c.err(
             "rekey_time",
             format!(
-                "{} is too short: at least 60s (Azure's IKE SA lifetime is 8h)",
+                "{} is too short: at least 10s so a rekey can finish across clouds (Azure's IKE SA lifetime is 8h; production values are hours, e.g. \"4h\")",
                 duration::format(rekey_time)
             ),
         );
@@ -364,6 +364,20 @@ fn connection(
     }
 
     let dpd_delay = c.duration("dpd_delay", raw.dpd_delay.take(), Duration::from_secs(10));
+    let rekey_grace = c.duration(
+        "rekey_grace",
+        raw.rekey_grace.take(),
+        Duration::from_secs(5),
+    );
+    if rekey_grace > Duration::from_secs(300) {
+        c.err(
+            "rekey_grace",
+            format!(
+                "{} is too long: an old SA kept that long only widens the replay window; use a few seconds, e.g. \"5s\"",
+                duration::format(rekey_grace)
+            ),
+        );
+    }
     let dpd_timeout = c.duration(
         "dpd_timeout",
         raw.dpd_timeout.take(),
@@ -515,6 +529,7 @@ fn connection(
             rand_time,
         },
         dpd_delay,
+        rekey_grace,
         dpd_timeout,
         dpd_action,
         retransmit,
@@ -773,11 +788,11 @@ fn child(
         raw.rand_time.take(),
         life_time.saturating_sub(rekey_time).min(rekey_time / 10),
     );
-    if rekey_time < Duration::from_secs(60) && rekey_time != Duration::ZERO {
+    if rekey_time < Duration::from_secs(10) && rekey_time != Duration::ZERO {
         c.err(
             "rekey_time",
             format!(
-                "{} is too short: at least 60s",
+                "{} is too short: at least 10s so a rekey can finish across clouds (production values are an hour or more, e.g. \"1h\")",
                 duration::format(rekey_time)
             ),
         );

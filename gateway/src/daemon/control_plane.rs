@@ -1,20 +1,20 @@
 //! The control plane: one tokio task that owns the IKEv2 endpoint, feeds it datagrams and
 //! timeouts, sends what it produces, and turns its events into fast-path SA changes.
 
-use super::datapath::{
-    AddrRange, GatewayDrops, InboundPath, InboundTable, OutboundPath, TunnelMap, TunnelPath,
-};
+use super::datapath::{GatewayDrops, InboundTable, TunnelMap, TunnelPath};
 use super::fast_path::IkeDatagram;
 use super::peer_config::{IKE_PORT, NAT_T_PORT};
+use super::sa_install::{ChildTable, EspSettings};
 use super::status;
 use crate::config::Config;
+use crate::config::DpdAction;
 use crate::config::{Connection, StartAction};
 use crate::control::protocol::{Request, Response};
 use crate::io::routes::RouteHandle;
 use crate::io::Waker;
 use crate::io::{Tun, UdpBatchSocket};
-use ikev2::proposal::{EspSuite, IkeSuite};
-use ikev2::{ChildSa, Endpoint, Event, FailureReason, PeerId};
+use ikev2::proposal::IkeSuite;
+use ikev2::{DeleteReason, Endpoint, Event, FailureReason, PeerId};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -35,17 +35,6 @@ pub struct LocalSockets {
     pub nat_t: Arc<UdpBatchSocket>,
 }
 
-/// A CHILD_SA installed in the fast path.
-pub struct InstalledChild {
-    pub inbound_spi: u32,
-    pub outbound_spi: u32,
-    pub suite: EspSuite,
-    pub udp_encap: bool,
-    pub installed_at: Instant,
-    pub local_ts: Vec<String>,
-    pub remote_ts: Vec<String>,
-}
-
 pub struct IkeInfo {
     pub spi_i: u64,
     pub spi_r: u64,
@@ -64,8 +53,13 @@ pub struct Tunnel {
     pub path: Arc<TunnelPath>,
     pub tun: Arc<Tun>,
     pub local_ip: IpAddr,
-    pub children: Vec<InstalledChild>,
+    /// The tunnel's CHILD_SAs in the fast path (by SPI).
+    pub sas: ChildTable,
     pub ike: Option<IkeInfo>,
+    pub ike_rekeys: u64,
+    pub dpd_failures: u64,
+    /// Inbound packets seen at the last liveness note (DPD: traffic is proof of life).
+    pub last_inbound_packets: u64,
     pub last_error: Option<String>,
     pub peer_proposals: Option<String>,
     /// Set by `ipsecgw terminate`: stay down until `initiate`.
@@ -76,6 +70,31 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
+    /// ESP settings of child `name` (the first child's when unknown).
+    pub fn esp_settings(&self, name: &str) -> EspSettings {
+        let child = self
+            .conn
+            .children
+            .iter()
+            .find(|c| c.name == name)
+            .or(self.conn.children.first());
+        EspSettings {
+            replay_window: child.map_or(esp::DEFAULT_REPLAY_WINDOW, |c| c.replay_window),
+            life_bytes: child.and_then(|c| c.lifetime.life_bytes),
+            life_packets: child.and_then(|c| c.lifetime.life_packets),
+        }
+    }
+
+    /// Inbound packets on all of the tunnel's current SAs.
+    fn inbound_packets(&self, table: &InboundTable) -> u64 {
+        self.sas
+            .children
+            .iter()
+            .filter_map(|c| table.get(c.inbound_spi))
+            .map(|p| p.sa.stats().packets)
+            .sum()
+    }
+
     pub fn wants_up(&self) -> bool {
         !self.held_down
             && self.conn.start_action == StartAction::Start
@@ -144,6 +163,7 @@ impl ControlPlane {
     /// Timers: the endpoint's, retries, NAT keepalives.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.endpoint.handle_timeout(now);
+        self.data_plane_tick(now);
         for i in 0..self.tunnels.len() {
             let due = matches!(self.tunnels[i].retry_at, Some(at) if at <= now);
             if due && !self.shutting_down {
@@ -162,8 +182,51 @@ impl ControlPlane {
             if let Some(at) = t.retry_at {
                 next = next.min(at);
             }
+            if let Some(at) = t.sas.next_expiry() {
+                next = next.min(at);
+            }
         }
         next.max(now)
+    }
+
+    /// Once a second or so: old inbound SAs past their grace period go; ESP soft limits
+    /// (bytes, packets, sequence numbers) ask the endpoint to rekey; inbound traffic is
+    /// reported as proof of life so DPD only probes idle tunnels (RFC 7296 2.4).
+    fn data_plane_tick(&mut self, now: Instant) {
+        for t in &mut self.tunnels {
+            t.sas.expire(&t.path, &self.inbound, now);
+            let packets = t.inbound_packets(&self.inbound);
+            if packets != t.last_inbound_packets {
+                t.last_inbound_packets = packets;
+                self.endpoint.note_inbound_traffic(t.peer, now);
+            }
+            let wanted: Vec<u32> =
+                t.sas
+                    .children
+                    .iter()
+                    .filter(|c| !c.rekey_asked)
+                    .filter(|c| {
+                        let inbound = self
+                            .inbound
+                            .get(c.inbound_spi)
+                            .is_some_and(|p| p.sa.rekey_requested());
+                        let outbound = t.sas.outbound_of(&c.name).is_some_and(|o| {
+                            o.sa.spi() == c.outbound_spi && o.sa.rekey_requested()
+                        });
+                        inbound || outbound
+                    })
+                    .map(|c| c.inbound_spi)
+                    .collect();
+            for c in &mut t.sas.children {
+                if wanted.contains(&c.inbound_spi) {
+                    c.rekey_asked = true;
+                }
+            }
+            for spi in wanted {
+                tracing::info!(tunnel = %t.conn.name, spi_in = %format!("{spi:08x}"), "ESP soft limit reached: rekeying the CHILD SA");
+                self.endpoint.rekey_child_sa(now, t.peer, spi);
+            }
+        }
     }
 
     fn send_keepalives(&mut self, now: Instant) {
@@ -247,9 +310,10 @@ impl ControlPlane {
                 let Some(t) = self.tunnel_of(child.peer) else {
                     return;
                 };
-                match install_child(t, &child, &inbound, now) {
+                let esp_cfg = t.esp_settings(&child.child);
+                match t.sas.established(&t.path, &inbound, &child, &esp_cfg, now) {
                     Ok(()) => tracing::info!(
-                        tunnel = %t.conn.name, spi_in = %format!("{:08x}", child.inbound_spi),
+                        tunnel = %t.conn.name, child = %child.child, spi_in = %format!("{:08x}", child.inbound_spi),
                         spi_out = %format!("{:08x}", child.outbound_spi), suite = %child.suite,
                         udp_encap = child.udp_encap, "CHILD SA installed"
                     ),
@@ -259,30 +323,124 @@ impl ControlPlane {
                     }
                 }
             }
-            Event::ChildSaDeleted {
+            Event::ChildSaRekeyed {
                 peer,
-                inbound_spi,
-                outbound_spi,
+                child,
+                old_inbound_spi,
+                old_outbound_spi,
+                new,
+                outbound_now,
             } => {
                 let inbound = self.inbound.clone();
                 let Some(t) = self.tunnel_of(peer) else {
                     return;
                 };
-                tracing::info!(tunnel = %t.conn.name, spi_in = %format!("{inbound_spi:08x}"), spi_out = %format!("{outbound_spi:08x}"), "CHILD SA deleted");
-                remove_child(t, &inbound, inbound_spi);
+                let esp_cfg = t.esp_settings(&child);
+                match t
+                    .sas
+                    .rekeyed(&t.path, &inbound, &new, outbound_now, &esp_cfg, now)
+                {
+                    Ok(()) => tracing::info!(
+                        tunnel = %t.conn.name, %child,
+                        old_spi_in = %format!("{old_inbound_spi:08x}"), old_spi_out = %format!("{old_outbound_spi:08x}"),
+                        spi_in = %format!("{:08x}", new.inbound_spi), spi_out = %format!("{:08x}", new.outbound_spi),
+                        suite = %new.suite, outbound_now, "CHILD SA rekeyed"
+                    ),
+                    Err(e) => {
+                        tracing::error!(tunnel = %t.conn.name, error = %e, "cannot install rekeyed CHILD SA");
+                        t.last_error = Some(e);
+                    }
+                }
             }
-            Event::IkeSaDeleted { peer, reason, .. } => {
+            Event::ChildSaOutboundReady {
+                peer,
+                inbound_spi,
+                outbound_spi,
+            } => {
+                let Some(t) = self.tunnel_of(peer) else {
+                    return;
+                };
+                tracing::debug!(tunnel = %t.conn.name, spi_in = %format!("{inbound_spi:08x}"), spi_out = %format!("{outbound_spi:08x}"), "outbound switched to the new CHILD SA");
+                t.sas.outbound_ready(&t.path, inbound_spi);
+            }
+            Event::ChildSaDeleted {
+                peer,
+                inbound_spi,
+                outbound_spi,
+            } => {
+                let Some(t) = self.tunnel_of(peer) else {
+                    return;
+                };
+                tracing::info!(tunnel = %t.conn.name, spi_in = %format!("{inbound_spi:08x}"), spi_out = %format!("{outbound_spi:08x}"), "CHILD SA deleted");
+                let grace = t.conn.rekey_grace;
+                t.sas
+                    .deleted(&t.path, inbound_spi, outbound_spi, grace, now);
+            }
+            Event::IkeSaRekeyed {
+                peer,
+                new_spi_i,
+                new_spi_r,
+                suite,
+                ..
+            } => {
+                let Some(t) = self.tunnel_of(peer) else {
+                    return;
+                };
+                tracing::info!(tunnel = %t.conn.name, spi_i = %format!("{new_spi_i:016x}"), spi_r = %format!("{new_spi_r:016x}"), %suite, "IKE SA rekeyed");
+                t.ike_rekeys += 1;
+                if let Some(ike) = &mut t.ike {
+                    ike.spi_i = new_spi_i;
+                    ike.spi_r = new_spi_r;
+                    ike.suite = suite;
+                    ike.established_at = now;
+                }
+            }
+            Event::IkeSaDeleted {
+                peer,
+                spi_i,
+                spi_r,
+                reason,
+            } => {
                 let inbound = self.inbound.clone();
                 let shutting_down = self.shutting_down;
                 let Some(t) = self.tunnel_of(peer) else {
                     return;
                 };
-                tracing::info!(tunnel = %t.conn.name, ?reason, "IKE SA deleted");
-                let spis: Vec<u32> = t.children.iter().map(|c| c.inbound_spi).collect();
-                for spi in spis {
-                    remove_child(t, &inbound, spi);
+                if reason == DeleteReason::Duplicate {
+                    // A redundant IKE SA from simultaneous initiation: the other one and its
+                    // CHILD_SAs stay (the endpoint reported the children it removed).
+                    tracing::info!(tunnel = %t.conn.name, spi_i = %format!("{spi_i:016x}"), "duplicate IKE SA deleted");
+                    if t.ike
+                        .as_ref()
+                        .is_some_and(|i| i.spi_i == spi_i && i.spi_r == spi_r)
+                    {
+                        t.ike = None;
+                    }
+                    return;
                 }
+                tracing::info!(tunnel = %t.conn.name, ?reason, "IKE SA deleted");
+                t.sas.clear(&t.path, &inbound);
                 t.ike = None;
+                if reason == DeleteReason::DeadPeer {
+                    t.dpd_failures += 1;
+                    t.last_error = Some(format!(
+                        "peer dead: no answer to liveness checks within dpd_timeout {}s",
+                        t.conn.dpd_timeout.as_secs()
+                    ));
+                    tracing::warn!(tunnel = %t.conn.name, action = ?t.conn.dpd_action, "dead peer detected");
+                    if t.conn.dpd_action != DpdAction::Restart {
+                        // clear/none: stay down until the peer comes back or an operator acts
+                        // (the peer can still initiate to us).
+                        return;
+                    }
+                    if !shutting_down
+                        && !t.held_down
+                        && t.conn.mode != crate::config::Mode::Responder
+                    {
+                        t.retry_at = Some(now + t.retry_delay);
+                    }
+                    return;
+                }
                 if !shutting_down && t.wants_up() {
                     t.retry_at = Some(now + t.retry_delay);
                 }
@@ -372,123 +530,6 @@ fn unknown(name: &str, cp: &ControlPlane) -> Response {
     }
 }
 
-fn ranges(ts: &[ikev2::wire::TrafficSelector]) -> Vec<AddrRange> {
-    ts.iter()
-        .map(|t| AddrRange {
-            start: t.start,
-            end: t.end,
-        })
-        .collect()
-}
-
-fn ts_strings(ts: &[ikev2::wire::TrafficSelector]) -> Vec<String> {
-    ts.iter().map(status::selector_string).collect()
-}
-
-/// Install a new CHILD_SA: inbound first, then switch outbound (make-before-break).
-fn install_child(
-    t: &mut Tunnel,
-    c: &ChildSa,
-    table: &InboundTable,
-    now: Instant,
-) -> Result<(), String> {
-    if !c.udp_encap {
-        return Err(
-            "the peer negotiated raw ESP (no NAT detected): ipsecgw sends ESP in UDP only; set `encap = true` on the connection"
-                .into(),
-        );
-    }
-    let suite =
-        esp::Suite::from_transforms(c.suite.encr.0, c.suite.key_bits, c.suite.integ.map(|i| i.0))
-            .map_err(|e| format!("ESP suite {}: {e}", c.suite))?;
-    let child_cfg = t.conn.children.first();
-    let mut cfg = esp::SaConfig::new(c.inbound_spi, suite);
-    cfg.esn = c.suite.esn;
-    if let Some(cc) = child_cfg {
-        cfg.replay_window = cc.replay_window;
-        cfg.lifetime = esp::Lifetime {
-            soft_bytes: cc.lifetime.life_bytes.map(|b| b / 10 * 9),
-            hard_bytes: cc.lifetime.life_bytes,
-            soft_packets: cc.lifetime.life_packets.map(|p| p / 10 * 9),
-            hard_packets: cc.lifetime.life_packets,
-        };
-    }
-    let inbound = esp::InboundSa::new(&cfg, c.inbound_keys.as_bytes())
-        .map_err(|e| format!("inbound SA: {e}"))?;
-    let mut out_cfg = cfg;
-    out_cfg.spi = c.outbound_spi;
-    let outbound = esp::OutboundSa::new(&out_cfg, c.outbound_keys.as_bytes())
-        .map_err(|e| format!("outbound SA: {e}"))?;
-    table.insert(InboundPath {
-        sa: inbound,
-        tunnel: t.path.index,
-        remote_ts: ranges(&c.remote_ts),
-        local_ts: ranges(&c.local_ts),
-        installed_at: now,
-    });
-    let old = t.path.outbound.swap(Some(Arc::new(OutboundPath {
-        sa: outbound,
-        remote: c.remote,
-        installed_at: now,
-    })));
-    if let Some(old) = old {
-        let s = old.sa.stats();
-        t.path
-            .retired_out
-            .0
-            .fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
-        t.path
-            .retired_out
-            .1
-            .fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
-    }
-    t.children.push(InstalledChild {
-        inbound_spi: c.inbound_spi,
-        outbound_spi: c.outbound_spi,
-        suite: c.suite,
-        udp_encap: c.udp_encap,
-        installed_at: now,
-        local_ts: ts_strings(&c.local_ts),
-        remote_ts: ts_strings(&c.remote_ts),
-    });
-    Ok(())
-}
-
-fn remove_child(t: &mut Tunnel, table: &InboundTable, inbound_spi: u32) {
-    let Some(pos) = t.children.iter().position(|c| c.inbound_spi == inbound_spi) else {
-        return;
-    };
-    let child = t.children.remove(pos);
-    if let Some(old) = table.remove(inbound_spi) {
-        let s = old.sa.stats();
-        t.path
-            .retired_in
-            .0
-            .fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
-        t.path
-            .retired_in
-            .1
-            .fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
-    }
-    let current = t.path.outbound.load();
-    if current
-        .as_ref()
-        .is_some_and(|o| o.sa.spi() == child.outbound_spi)
-    {
-        if let Some(old) = t.path.outbound.swap(None) {
-            let s = old.sa.stats();
-            t.path
-                .retired_out
-                .0
-                .fetch_add(s.bytes, std::sync::atomic::Ordering::Relaxed);
-            t.path
-                .retired_out
-                .1
-                .fetch_add(s.packets, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-}
-
 /// Channel capacity for IKE datagrams waiting for the control plane.
 pub const IKE_QUEUE: usize = 1024;
 
@@ -502,7 +543,7 @@ pub fn drops_of(t: &Tunnel, table: &InboundTable) -> HashMap<String, u64> {
     for (k, v) in t.path.drops.snapshot() {
         *m.entry(k.to_string()).or_default() += v;
     }
-    for c in &t.children {
+    for c in &t.sas.children {
         if let Some(p) = table.get(c.inbound_spi) {
             let s = p.sa.stats();
             for (k, v) in [

@@ -32,6 +32,8 @@ pub struct GatewayDrops {
     pub ike_queue_full: AtomicU64,
     /// TUN write failed.
     pub tun_write_failed: AtomicU64,
+    /// TUN read that could not be split into packets (bad virtio header, too many segments).
+    pub tun_malformed: AtomicU64,
 }
 
 impl GatewayDrops {
@@ -46,6 +48,7 @@ impl GatewayDrops {
             ("send_failed", l(&self.send_failed)),
             ("ike_queue_full", l(&self.ike_queue_full)),
             ("tun_write_failed", l(&self.tun_write_failed)),
+            ("tun_malformed", l(&self.tun_malformed)),
         ]
     }
 }
@@ -73,6 +76,19 @@ pub struct OutboundPath {
     /// The peer's ESP address (UDP 4500 after NAT-T).
     pub remote: SocketAddr,
     pub installed_at: Instant,
+    /// The configured child this SA belongs to.
+    pub child: String,
+    /// The SA's selectors: inner sources on our side, destinations on the peer's.
+    pub local_ts: Vec<AddrRange>,
+    pub remote_ts: Vec<AddrRange>,
+}
+
+impl OutboundPath {
+    /// RFC 4301 5.1: may this inner packet use this SA?
+    pub fn allows(&self, src: IpAddr, dst: IpAddr) -> bool {
+        self.local_ts.iter().any(|r| r.contains(src))
+            && self.remote_ts.iter().any(|r| r.contains(dst))
+    }
 }
 
 /// One inbound CHILD_SA and the tunnel its packets belong to.
@@ -101,8 +117,11 @@ pub struct TunnelPath {
     pub index: usize,
     /// Set when the tunnel is removed (reload): its outbound worker exits.
     pub stop: std::sync::atomic::AtomicBool,
-    /// Current outbound SA, if any.
+    /// Current outbound SA of the first child (route-based tunnels have only this one).
     pub outbound: ArcSwapOption<OutboundPath>,
+    /// Current outbound SAs of every child, first child first (policy-based tunnels: one per
+    /// selector pair; the fast path picks by the inner packet's addresses).
+    pub outbound_children: ArcSwap<Vec<Arc<OutboundPath>>>,
     pub mtu: u16,
     pub mss_v4: Option<u16>,
     pub mss_v6: Option<u16>,
@@ -122,6 +141,7 @@ impl TunnelPath {
             index,
             stop: std::sync::atomic::AtomicBool::new(false),
             outbound: ArcSwapOption::empty(),
+            outbound_children: ArcSwap::from_pointee(Vec::new()),
             mtu,
             mss_v4: None,
             mss_v6: None,

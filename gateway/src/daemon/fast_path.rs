@@ -11,7 +11,9 @@
 
 use super::datapath::{GatewayDrops, InboundTable, TunnelMap, TunnelPath};
 use crate::dataplane::{icmp_ptb, mss_clamp};
-use crate::io::{PacketBatch, Tun, UdpBatchSocket, UdpRecvBatch, Waker};
+use crate::io::tun_gro::TcpCoalescer;
+use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
+use crate::io::{PacketBatch, Tun, TxArena, UdpBatchSocket, UdpRecvBatch, Waker};
 use esp::{NextHeader, Payload, Udp4500};
 use std::collections::HashMap;
 use std::io;
@@ -49,25 +51,26 @@ pub fn spawn_outbound(
 }
 
 fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &Waker) {
-    let mut batch = PacketBatch::for_tun(TUN_BATCH);
+    let mut arena = TxArena::new();
     let mut icmp = PacketBatch::new(8, 0, 0, 1500);
-    let mut gso = crate::io::GsoBatch::new();
     let mut scratch = [0u8; 1280];
     loop {
-        match tun.recv_batch(&mut batch) {
-            Ok(_) => {
-                encapsulate_batch(tunnel, &mut batch, &mut icmp, &mut scratch, sock, &mut gso);
-                if gso.flush(sock).is_err() {
-                    tunnel.drops.send_failed.fetch_add(1, Ordering::Relaxed);
-                }
-                if !icmp.is_empty() && tun.send_batch(&mut icmp).is_err() {
-                    tunnel
-                        .drops
-                        .tun_write_failed
-                        .fetch_add(1, Ordering::Relaxed);
+        match arena.read(tun) {
+            Ok(Some(shape)) => {
+                encapsulate_read(tunnel, &shape, &mut arena, &mut icmp, &mut scratch, sock);
+                if icmp.len() == icmp.capacity() {
+                    flush_outbound(tunnel, tun, sock, &mut arena, &mut icmp);
                 }
             }
+            Ok(None) => {
+                tunnel.drops.tun_malformed.fetch_add(1, Ordering::Relaxed);
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Never wait with packets in hand: send, then sleep.
+                if arena.pending() > 0 || !icmp.is_empty() {
+                    flush_outbound(tunnel, tun, sock, &mut arena, &mut icmp);
+                    continue;
+                }
                 match tun.wait_readable(Some(waker), Some(IDLE_WAIT)) {
                     Ok(r) if r.woken => return,
                     Ok(_) if tunnel.stop.load(Ordering::Relaxed) => return,
@@ -79,6 +82,7 @@ fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &
                 }
             }
             Err(e) => {
+                flush_outbound(tunnel, tun, sock, &mut arena, &mut icmp);
                 tracing::warn!(tunnel = %tunnel.name, error = %e, "TUN read failed");
                 if waker.is_woken() {
                     return;
@@ -89,25 +93,75 @@ fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &
     }
 }
 
-fn encapsulate_batch(
+fn flush_outbound(
     tunnel: &TunnelPath,
-    batch: &mut PacketBatch,
+    tun: &Tun,
+    sock: &UdpBatchSocket,
+    arena: &mut TxArena,
+    icmp: &mut PacketBatch,
+) {
+    let failed = arena.flush(sock);
+    if failed > 0 {
+        tunnel
+            .drops
+            .send_failed
+            .fetch_add(failed, Ordering::Relaxed);
+    }
+    if !icmp.is_empty() && tun.send_batch(icmp).is_err() {
+        tunnel
+            .drops
+            .tun_write_failed
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    icmp.clear();
+}
+
+/// Places the packets of one TUN read in the arena, each where its ESP packet will be sent
+/// from, and encapsulates them in place. Counters are updated once per read.
+fn encapsulate_read(
+    tunnel: &TunnelPath,
+    shape: &ReadShape,
+    arena: &mut TxArena,
     icmp: &mut PacketBatch,
     scratch: &mut [u8],
     sock: &UdpBatchSocket,
-    gso: &mut crate::io::GsoBatch,
 ) {
     let guard = tunnel.outbound.load();
     let Some(path) = guard.as_ref() else {
         tunnel
             .drops
             .no_outbound_sa
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            .fetch_add(shape.count as u64, Ordering::Relaxed);
         return;
     };
-    for p in batch.iter_mut() {
-        let (offset, len) = (p.offset(), p.len());
-        let pkt = p.packet_mut();
+    let suite = path.sa.suite();
+    let head = suite.headroom();
+    let stride = suite.esp_len(shape.segment);
+    if arena.pending() + shape.count > MAX_PENDING
+        || TxArena::room_for(shape, stride) > arena.room()
+    {
+        let failed = arena.flush(sock);
+        if failed > 0 {
+            tunnel
+                .drops
+                .send_failed
+                .fetch_add(failed, Ordering::Relaxed);
+        }
+    }
+    if arena.place(shape, head, stride) == 0 {
+        tunnel.drops.tun_malformed.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let children = tunnel.outbound_children.load();
+    let (mut too_big, mut failed, mut no_sa) = (0u64, 0u64, 0u64);
+    for i in 0..arena.placed().len() {
+        let Some(&Placed { inner: (at, len) }) = arena.placed().get(i) else {
+            break;
+        };
+        let buf = arena.buf_mut();
+        let Some(pkt) = buf.get_mut(at..at + len) else {
+            continue;
+        };
         let (next_header, mss, icmp_src) = match pkt.first().map(|b| b >> 4) {
             Some(4) => (NextHeader::Ipv4, tunnel.mss_v4, tunnel.icmp_source_v4),
             Some(6) => (NextHeader::Ipv6, tunnel.mss_v6, tunnel.icmp_source_v6),
@@ -117,7 +171,7 @@ fn encapsulate_batch(
             mss_clamp::clamp_mss(pkt, m);
         }
         if let Some(mtu) = icmp_ptb::needs_ptb(pkt, tunnel.mtu) {
-            tunnel.drops.too_big.fetch_add(1, Ordering::Relaxed);
+            too_big += 1;
             if let Some(src) = icmp_src {
                 if let Some(n) = icmp_ptb::build_ptb(pkt, mtu, src, scratch) {
                     if let Some(reply) = scratch.get(..n) {
@@ -127,21 +181,41 @@ fn encapsulate_batch(
             }
             continue;
         }
-        match path
-            .sa
-            .encapsulate(p.buffer_mut(), offset..offset + len, next_header)
-        {
-            Ok(enc) => {
-                if let Some(datagram) = p.buffer().get(enc.esp) {
-                    if gso.push(sock, path.remote, datagram).is_err() {
-                        tunnel.drops.send_failed.fetch_add(1, Ordering::Relaxed);
-                    }
+        // Several children (policy-based): the SA whose selectors hold the inner packet
+        // (RFC 4301 5.1); children of one connection share the ESP suite, so the read's
+        // layout fits. One child (route-based): its SA, as routed.
+        let chosen = if children.len() > 1 {
+            match inner_addrs(pkt)
+                .and_then(|(src, dst)| children.iter().find(|o| o.allows(src, dst)))
+            {
+                Some(o) if o.sa.suite() == suite => o.as_ref(),
+                _ => {
+                    no_sa += 1;
+                    continue;
                 }
             }
-            Err(_) => {
-                tunnel.drops.encap_failed.fetch_add(1, Ordering::Relaxed);
-            }
+        } else {
+            path
+        };
+        match chosen.sa.encapsulate(buf, at..at + len, next_header) {
+            Ok(enc) => arena.queue(chosen.remote, enc.esp),
+            Err(_) => failed += 1,
         }
+    }
+    if too_big > 0 {
+        tunnel.drops.too_big.fetch_add(too_big, Ordering::Relaxed);
+    }
+    if no_sa > 0 {
+        tunnel
+            .drops
+            .no_outbound_sa
+            .fetch_add(no_sa, Ordering::Relaxed);
+    }
+    if failed > 0 {
+        tunnel
+            .drops
+            .encap_failed
+            .fetch_add(failed, Ordering::Relaxed);
     }
 }
 
@@ -165,7 +239,7 @@ pub fn spawn_inbound(ctx: InboundCtx) -> io::Result<JoinHandle<()>> {
 fn inbound_loop(ctx: &InboundCtx) {
     let mut rb = UdpRecvBatch::new(UDP_BATCH, 65535);
     // One output batch per tunnel, created on the tunnel's first packet and reused.
-    let mut out: HashMap<usize, PacketBatch> = HashMap::new();
+    let mut out: HashMap<usize, TunOut> = HashMap::new();
     let local = ctx.sock.local_addr();
     loop {
         match ctx.sock.recv_batch(&mut rb) {
@@ -193,19 +267,52 @@ fn inbound_loop(ctx: &InboundCtx) {
     }
 }
 
-fn flush_tuns(ctx: &InboundCtx, out: &mut HashMap<usize, PacketBatch>) {
+fn flush_tuns(ctx: &InboundCtx, out: &mut HashMap<usize, TunOut>) {
     let tunnels = ctx.tunnels.load();
     out.retain(|id, _| tunnels.contains_key(id));
-    for (id, b) in out.iter_mut() {
-        if b.is_empty() {
+    for (id, o) in out.iter_mut() {
+        let Some((tp, tun)) = tunnels.get(id) else {
             continue;
+        };
+        if o.tcp.flush(tun).is_err() {
+            tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some((tp, tun)) = tunnels.get(id) {
-            if tun.send_batch(b).is_err() {
+        if !o.other.is_empty() && tun.send_batch(&mut o.other).is_err() {
+            tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
+        }
+        o.other.clear();
+    }
+}
+
+/// What one inbound worker writes to one tunnel's TUN: TCP merged into super-packets by our
+/// own coalescer, everything else batched through tun-rs (which coalesces UDP).
+struct TunOut {
+    tcp: TcpCoalescer,
+    other: PacketBatch,
+}
+
+impl TunOut {
+    fn new() -> Self {
+        Self {
+            tcp: TcpCoalescer::new(),
+            other: PacketBatch::for_tun(TUN_BATCH),
+        }
+    }
+
+    fn push(&mut self, tp: &TunnelPath, tun: &Tun, inner: &[u8]) {
+        if tun.offload().tcp_gso && TcpCoalescer::is_candidate(inner) {
+            if self.tcp.push(tun, inner).is_err() {
                 tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
             }
+            return;
         }
-        b.clear();
+        if self.other.len() == self.other.capacity() {
+            if tun.send_batch(&mut self.other).is_err() {
+                tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
+            }
+            self.other.clear();
+        }
+        self.other.push(inner);
     }
 }
 
@@ -213,7 +320,7 @@ fn decapsulate_batch(
     ctx: &InboundCtx,
     local: SocketAddr,
     rb: &mut UdpRecvBatch,
-    out: &mut HashMap<usize, PacketBatch>,
+    out: &mut HashMap<usize, TunOut>,
 ) {
     let table = ctx.table.snapshot();
     let tunnels = ctx.tunnels.load();
@@ -270,16 +377,9 @@ fn decapsulate_batch(
         if let Some(m) = mss {
             mss_clamp::clamp_mss(inner, m);
         }
-        let batch = out
-            .entry(path.tunnel)
-            .or_insert_with(|| PacketBatch::for_tun(TUN_BATCH));
-        if batch.len() == batch.capacity() {
-            if tun.send_batch(batch).is_err() {
-                tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
-            }
-            batch.clear();
-        }
-        batch.push(inner);
+        out.entry(path.tunnel)
+            .or_insert_with(TunOut::new)
+            .push(tp, tun, inner);
     }
 }
 

@@ -123,8 +123,13 @@ impl ControlPlane {
             path,
             tun,
             local_ip,
-            children: Vec::new(),
+            sas: super::sa_install::ChildTable::new(
+                conn.children.iter().map(|c| c.name.clone()).collect(),
+            ),
             ike: None,
+            ike_rekeys: 0,
+            dpd_failures: 0,
+            last_inbound_packets: 0,
             last_error: None,
             peer_proposals: None,
             held_down: false,
@@ -143,6 +148,8 @@ impl ControlPlane {
         };
         let t = self.tunnels.remove(pos);
         self.endpoint.remove_peer(now, t.peer);
+        let mut t = t;
+        t.sas.clear(&t.path, &self.inbound);
         for spi in self.inbound.spis_of_tunnel(t.path.index) {
             self.inbound.remove(spi);
         }
@@ -158,7 +165,31 @@ impl ControlPlane {
     /// rejected whole and nothing changes.
     pub async fn reload(&mut self, now: Instant) -> Response {
         let new = match crate::config::load(&self.config_path) {
-            Ok(c) => c,
+            Ok(mut c) => {
+                // `auto` addresses: the ones found at start-up (they do not change while the
+                // instance runs); only a config that newly says `auto` asks IMDS, briefly.
+                let path = self.config_path.clone();
+                let resolved = tokio::task::spawn_blocking(move || {
+                    crate::platform::imds::resolve_config(&mut c, Duration::from_secs(5)).map(|_| c)
+                })
+                .await;
+                match resolved {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        return Response::Error {
+                            message: format!(
+                                "reload rejected, nothing changed; {}: {e}",
+                                path.display()
+                            ),
+                        }
+                    }
+                    Err(e) => {
+                        return Response::Error {
+                            message: format!("reload rejected, nothing changed: {e}"),
+                        }
+                    }
+                }
+            }
             Err(errors) => {
                 let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
                 tracing::warn!(
@@ -297,6 +328,7 @@ mod tests {
     const BASE: &str = r#"
 [connections.a]
 remote_addrs = ["203.0.113.20"]
+local_id = "198.51.100.10"
 psk = "a-long-enough-test-psk-0123456789"
 [connections.a.children.net]
 local_ts = ["10.0.1.0/24"]
@@ -304,6 +336,7 @@ remote_ts = ["10.1.0.0/24"]
 
 [connections.b]
 remote_addrs = ["203.0.113.21"]
+local_id = "198.51.100.10"
 psk = "a-long-enough-test-psk-0123456789"
 [connections.b.children.net]
 local_ts = ["10.0.1.0/24"]
@@ -315,7 +348,7 @@ remote_ts = ["10.2.0.0/24"]
         let old = cfg(BASE);
         let changed_b = BASE.replace("10.2.0.0/24", "10.3.0.0/24");
         let new_text = format!(
-            "{changed_b}\n[connections.c]\nremote_addrs = [\"203.0.113.22\"]\npsk = \"a-long-enough-test-psk-0123456789\"\n[connections.c.children.net]\nlocal_ts = [\"10.0.1.0/24\"]\nremote_ts = [\"10.4.0.0/24\"]\n"
+            "{changed_b}\n[connections.c]\nremote_addrs = [\"203.0.113.22\"]\nlocal_id = \"198.51.100.10\"\npsk = \"a-long-enough-test-psk-0123456789\"\n[connections.c.children.net]\nlocal_ts = [\"10.0.1.0/24\"]\nremote_ts = [\"10.4.0.0/24\"]\n"
         );
         let plan = ReloadPlan::new(&old, &cfg(&new_text));
         assert_eq!(plan.unchanged, vec!["a"]);

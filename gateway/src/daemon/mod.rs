@@ -8,6 +8,7 @@ pub mod datapath;
 pub mod fast_path;
 pub mod lifecycle;
 pub mod peer_config;
+pub mod sa_install;
 pub mod signals;
 pub mod status;
 
@@ -15,6 +16,7 @@ use crate::config::Config;
 use crate::control::protocol::{Request, Response};
 use crate::io::routes::RouteHandle;
 use crate::io::Waker;
+use crate::platform::sd_notify;
 use control_plane::{ControlMsg, ControlPlane, LocalSockets, Tunnel};
 use datapath::{GatewayDrops, InboundTable};
 use ikev2::crypto::OsRandom;
@@ -122,22 +124,35 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
 
     tracing::info!(tunnels = cp.tunnels.len(), "ipsecgw running");
     cp.start(Instant::now());
-    let mut last_metrics = Instant::now();
+    // systemd (Type=notify): ready once sockets, TUNs, routes and the control socket exist.
+    sd_notify::ready(&sd_notify::status_line(&status::snapshot(
+        &cp,
+        Instant::now(),
+    )));
+    let mut notifier = sd_notify::Notifier::new();
+    let mut last_snapshot = Instant::now();
     loop {
         let now = Instant::now();
         cp.flush(now);
-        if let Some(m) = &metrics {
-            if now.duration_since(last_metrics) >= Duration::from_secs(1) {
-                m.update(&status::snapshot(&cp, now));
-                last_metrics = now;
+        if now.duration_since(last_snapshot) >= Duration::from_secs(1) {
+            let snap = status::snapshot(&cp, now);
+            if let Some(m) = &metrics {
+                m.update(&snap);
             }
+            notifier.tick(now, Some(&snap));
+            last_snapshot = now;
+        } else {
+            notifier.tick(now, None);
         }
-        let deadline = cp.next_deadline(now);
+        let mut deadline = cp.next_deadline(now);
+        if let Some(w) = notifier.next_deadline() {
+            deadline = deadline.min(w.max(now));
+        }
         tokio::select! {
             Some(d) = ike_rx.recv() => cp.handle_ike(Instant::now(), d),
             Some((req, reply)) = ctl_rx.recv() => {
                 let resp = match req {
-                    Request::Reload => cp.reload(Instant::now()).await,
+                    Request::Reload => reload(&mut cp).await,
                     req => cp.control(Instant::now(), req),
                 };
                 let _ = reply.send(resp);
@@ -147,11 +162,12 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
             _ = sigint.recv() => break,
             _ = sighup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration");
-                let _ = cp.reload(Instant::now()).await;
+                let _ = reload(&mut cp).await;
             }
         }
     }
 
+    sd_notify::stopping();
     tracing::info!("shutting down: deleting SAs");
     let end = Instant::now() + SHUTDOWN_GRACE;
     cp.shutdown(Instant::now());
@@ -168,6 +184,17 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
     let _ = std::fs::remove_file(&control_socket);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A reload framed by systemd's RELOADING=1 / READY=1.
+async fn reload(cp: &mut ControlPlane) -> Response {
+    sd_notify::reloading();
+    let resp = cp.reload(Instant::now()).await;
+    sd_notify::ready(&sd_notify::status_line(&status::snapshot(
+        cp,
+        Instant::now(),
+    )));
+    resp
 }
 
 fn describe_fast_path(tunnels: &[Tunnel], sockets: &[LocalSockets]) -> String {

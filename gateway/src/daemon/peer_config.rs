@@ -3,7 +3,7 @@
 use crate::config::{Connection, Mode, Prefix};
 use ikev2::crypto::Secret;
 use ikev2::wire::{TrafficSelector, TsType};
-use ikev2::{Identity, PeerConfig, RetransmitConfig, Role};
+use ikev2::{ChildConfig, Identity, Lifetime, PeerConfig, RetransmitConfig, Role};
 use std::net::{IpAddr, SocketAddr};
 
 /// The IKE port (RFC 7296 2).
@@ -27,15 +27,33 @@ pub fn peer_config(conn: &Connection) -> Result<PeerConfig, String> {
     );
     cfg.remote_id = remote_id;
     cfg.ike_proposals = conn.proposals.clone();
-    // All children share one CHILD_SA for now: its selectors are the union of theirs, its
-    // proposals the first child's.
+    // One CHILD_SA per configured child (the first inside IKE_AUTH, the others by
+    // CREATE_CHILD_SA right after), each with its own selectors, proposals and lifetimes.
+    cfg.children = conn
+        .children
+        .iter()
+        .map(|child| ChildConfig {
+            name: child.name.clone(),
+            local_ts: child.local_ts.iter().map(selector).collect(),
+            remote_ts: child.remote_ts.iter().map(selector).collect(),
+            esp_proposals: child.esp_proposals.clone(),
+            lifetime: Lifetime {
+                rekey_time: child.lifetime.rekey_time,
+                rand_time: child.lifetime.rand_time,
+                life_time: child.lifetime.life_time,
+            },
+        })
+        .collect();
     if let Some(first) = conn.children.first() {
         cfg.esp_proposals = first.esp_proposals.clone();
     }
-    for child in &conn.children {
-        cfg.local_ts.extend(child.local_ts.iter().map(selector));
-        cfg.remote_ts.extend(child.remote_ts.iter().map(selector));
-    }
+    cfg.ike_lifetime = Lifetime {
+        rekey_time: conn.lifetime.rekey_time,
+        rand_time: conn.lifetime.rand_time,
+        life_time: conn.lifetime.rekey_time + conn.lifetime.over_time,
+    };
+    cfg.dpd_delay = conn.dpd_delay;
+    cfg.dpd_timeout = conn.dpd_timeout;
     cfg.role = match conn.mode {
         Mode::Both => Role::Both,
         Mode::Initiator => Role::Initiator,

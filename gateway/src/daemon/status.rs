@@ -51,7 +51,7 @@ fn prefix_len(ts: &TrafficSelector) -> Option<u32> {
 
 fn tunnel_state(t: &Tunnel, phase: Option<SaPhase>) -> TunnelState {
     match phase {
-        Some(SaPhase::Established) if !t.children.is_empty() => TunnelState::Established,
+        Some(SaPhase::Established) if !t.sas.children.is_empty() => TunnelState::Established,
         Some(SaPhase::Established) | Some(SaPhase::Connecting) | Some(SaPhase::Authenticating) => {
             TunnelState::Connecting
         }
@@ -79,15 +79,18 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                 bytes_out: t.path.retired_out.0.load(Ordering::Relaxed),
                 packets_out: t.path.retired_out.1.load(Ordering::Relaxed),
             };
-            let outbound = t.path.outbound.load();
-            for c in &t.children {
+            let ep_children: Vec<&ikev2::ChildStatus> =
+                ps.map(|p| p.children.iter().collect()).unwrap_or_default();
+            let rekeying = ep_children.iter().any(|c| c.rekeying);
+            for c in &t.sas.children {
                 let ins = cp
                     .inbound
                     .get(c.inbound_spi)
                     .map(|p| p.sa.stats())
                     .unwrap_or_default();
-                let outs = outbound
-                    .as_ref()
+                let outs = t
+                    .sas
+                    .outbound_of(&c.name)
                     .filter(|o| o.sa.spi() == c.outbound_spi)
                     .map(|o| o.sa.stats())
                     .unwrap_or_default();
@@ -96,18 +99,17 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                 traffic.bytes_out += outs.bytes;
                 traffic.packets_out += outs.packets;
                 child_sas.push(ChildSaStatus {
-                    name: t
-                        .conn
-                        .children
-                        .first()
-                        .map(|c| c.name.clone())
-                        .unwrap_or_default(),
+                    name: c.name.clone(),
                     spi_in: format!("{:08x}", c.inbound_spi),
                     spi_out: format!("{:08x}", c.outbound_spi),
                     suite: c.suite.to_string(),
                     udp_encap: c.udp_encap,
                     age_secs: now.saturating_duration_since(c.installed_at).as_secs(),
-                    rekey_in_secs: None,
+                    rekey_in_secs: ep_children
+                        .iter()
+                        .find(|e| e.inbound_spi == c.inbound_spi)
+                        .and_then(|e| e.rekey_at)
+                        .map(|at| at.saturating_duration_since(now).as_secs()),
                     bytes_in: ins.bytes,
                     bytes_out: outs.bytes,
                     packets_in: ins.packets,
@@ -121,7 +123,10 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
             drops.retain(|_, v| *v > 0);
             TunnelStatus {
                 name: t.conn.name.clone(),
-                state: tunnel_state(t, ps.map(|p| p.phase)),
+                state: match tunnel_state(t, ps.map(|p| p.phase)) {
+                    TunnelState::Established if rekeying => TunnelState::Rekeying,
+                    other => other,
+                },
                 local_addr: t
                     .ike
                     .as_ref()
@@ -142,14 +147,16 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                     we_initiated: ps.and_then(|p| p.initiator).unwrap_or(false),
                     suite: i.suite.to_string(),
                     age_secs: now.saturating_duration_since(i.established_at).as_secs(),
-                    rekey_in_secs: None,
+                    rekey_in_secs: ps
+                        .and_then(|p| p.rekey_at)
+                        .map(|at| at.saturating_duration_since(now).as_secs()),
                 }),
                 child_sas,
                 traffic,
                 drops,
-                ike_rekeys: 0,
-                child_rekeys: 0,
-                dpd_failures: 0,
+                ike_rekeys: t.ike_rekeys,
+                child_rekeys: t.sas.child_rekeys,
+                dpd_failures: t.dpd_failures,
                 last_error: t.last_error.clone(),
                 peer_proposals: t.peer_proposals.clone(),
             }

@@ -12,10 +12,13 @@ pub mod packet_batch;
 pub mod poll;
 pub mod routes;
 pub mod tun;
+pub mod tun_gro;
+pub mod tx_arena;
 pub mod udp;
 pub mod udp_async;
 
 pub use packet_batch::{PacketBatch, PacketBuf};
 pub use poll::{Readiness, Waker};
 pub use tun::{Tun, TunConfig, TunOffload};
+pub use tx_arena::TxArena;
 pub use udp::{GsoBatch, OffloadStatus, UdpBatchSocket, UdpRecvBatch};

@@ -158,6 +158,19 @@ impl Tun {
         self.malformed.load(Ordering::Relaxed)
     }
 
+    /// One raw read without blocking: with offload, the virtio-net header followed by one
+    /// (possibly GSO) packet; without, one IP packet. For callers that split GSO themselves
+    /// ([`super::TxArena`]).
+    pub fn recv_raw(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.dev.recv(buf)
+    }
+
+    /// One raw write: with offload, a virtio-net header followed by one (possibly GSO)
+    /// packet ([`super::tun_gro::TcpCoalescer`]); without, one IP packet.
+    pub fn send_raw(&self, buf: &[u8]) -> io::Result<usize> {
+        self.dev.send(buf)
+    }
+
     /// Replaces the batch's contents with packets read from the device, without blocking.
     ///
     /// With offload, one read returns one (possibly GSO) packet, split into segments, each at

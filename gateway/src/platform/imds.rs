@@ -182,8 +182,24 @@ pub fn resolve_config(config: &mut Config, total: Duration) -> Result<Vec<String
     if !needs_imds(config) {
         return Ok(Vec::new());
     }
-    let addrs = discover_retrying(&default_base(), DEFAULT_TIMEOUT, total)?;
+    let addrs = match remembered() {
+        Some(a) => a,
+        None => {
+            let a = discover_retrying(&default_base(), DEFAULT_TIMEOUT, total)?;
+            let _ = RESOLVED.set(a);
+            a
+        }
+    };
     Ok(apply(config, &addrs))
+}
+
+/// The addresses found at start-up: an instance's private address and Elastic IP do not
+/// change while it runs, so a reload re-applies them without asking the network again.
+static RESOLVED: std::sync::OnceLock<ImdsAddrs> = std::sync::OnceLock::new();
+
+/// What [`resolve_config`] found earlier in this process, if it asked.
+pub fn remembered() -> Option<ImdsAddrs> {
+    RESOLVED.get().copied()
 }
 
 fn parse_v4(path: &str, body: &str) -> Result<Ipv4Addr, ImdsError> {

@@ -12,9 +12,9 @@
 //! - [`reloading`] when a reload starts and [`ready`] again when it is done;
 //! - [`stopping`] when an orderly shutdown begins.
 
-use crate::control::protocol::{StatusSnapshot, TunnelState};
+use crate::control::protocol::StatusSnapshot;
 use sd_notify::NotifyState;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn send(states: &[NotifyState]) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
@@ -67,11 +67,7 @@ pub fn watchdog_interval() -> Option<Duration> {
 /// `1/1 tunnels established, 1 CHILD_SA; azure: established`.
 pub fn status_line(s: &StatusSnapshot) -> String {
     let total = s.tunnels.len();
-    let up = s
-        .tunnels
-        .iter()
-        .filter(|t| matches!(t.state, TunnelState::Established | TunnelState::Rekeying))
-        .count();
+    let up = s.tunnels.iter().filter(|t| t.state.is_up()).count();
     let children: usize = s.tunnels.iter().map(|t| t.child_sas.len()).sum();
     let mut line = format!(
         "{up}/{total} tunnels established, {children} CHILD_SA{}",
@@ -89,10 +85,80 @@ pub fn status_line(s: &StatusSnapshot) -> String {
     line
 }
 
+/// The main loop's side of the protocol in one place: pings the watchdog when due and sends
+/// STATUS= when the summary changes.
+///
+/// ```ignore
+/// let mut notify = platform::sd_notify::Notifier::new();
+/// platform::sd_notify::ready(&platform::sd_notify::status_line(&snapshot));
+/// loop {
+///     notify.tick(Instant::now(), Some(&snapshot)); // or None when no fresh snapshot
+///     let deadline = notify.next_deadline().map_or(deadline, |w| w.min(deadline));
+///     ...
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Notifier {
+    interval: Option<Duration>,
+    last_ping: Instant,
+    last_status: String,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Notifier {
+    /// Reads the watchdog interval from the environment ([`watchdog_interval`]).
+    pub fn new() -> Notifier {
+        Notifier::with_interval(watchdog_interval())
+    }
+
+    /// With an explicit watchdog interval (`None` = no watchdog pings).
+    pub fn with_interval(interval: Option<Duration>) -> Notifier {
+        Notifier {
+            interval,
+            last_ping: Instant::now(),
+            last_status: String::new(),
+        }
+    }
+
+    /// Sends WATCHDOG=1 if an interval has passed since the last one, and STATUS= if the
+    /// snapshot's [`status_line`] differs from the last one sent. Returns what it sent, for
+    /// tests and debug logs.
+    pub fn tick(&mut self, now: Instant, snapshot: Option<&StatusSnapshot>) -> (bool, bool) {
+        let mut sent_status = false;
+        if let Some(s) = snapshot {
+            let line = status_line(s);
+            if line != self.last_status {
+                status(&line);
+                self.last_status = line;
+                sent_status = true;
+            }
+        }
+        let mut pinged = false;
+        if let Some(iv) = self.interval {
+            if now.duration_since(self.last_ping) >= iv {
+                watchdog();
+                self.last_ping = now;
+                pinged = true;
+            }
+        }
+        (pinged, sent_status)
+    }
+
+    /// When the next watchdog ping is due (wake the loop by then), if the watchdog is on.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.interval.map(|iv| self.last_ping + iv)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::protocol::{ChildSaStatus, TunnelStatus};
+    use crate::control::protocol::{ChildSaStatus, TunnelState, TunnelStatus};
 
     #[test]
     fn status_line_counts() {
@@ -113,5 +179,23 @@ mod tests {
             status_line(&s),
             "1/2 tunnels established, 1 CHILD_SA; azure: established, dr: connecting"
         );
+    }
+
+    #[test]
+    fn notifier_pings_when_due_and_reports_changes_once() {
+        let t0 = Instant::now();
+        let mut n = Notifier::with_interval(Some(Duration::from_secs(15)));
+        n.last_ping = t0;
+        let s = StatusSnapshot::default();
+        assert_eq!(n.tick(t0, Some(&s)), (false, true));
+        assert_eq!(
+            n.tick(t0 + Duration::from_secs(1), Some(&s)),
+            (false, false)
+        );
+        assert_eq!(n.tick(t0 + Duration::from_secs(15), None), (true, false));
+        assert_eq!(n.next_deadline(), Some(t0 + Duration::from_secs(30)));
+        let mut off = Notifier::with_interval(None);
+        assert_eq!(off.tick(t0 + Duration::from_secs(99), None), (false, false));
+        assert_eq!(off.next_deadline(), None);
     }
 }

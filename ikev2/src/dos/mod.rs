@@ -7,27 +7,36 @@
 //! * [`HalfOpenTracker`]: half-open responder IKE SAs, in all and per source IP.
 //! * [`RateLimiter`]: a per-source token bucket on IKE_SA_INIT in a fixed-size table.
 //! * [`Defences`] combines them into one cheap decision, [`Defences::check_ike_sa_init`]: no
-//!   Diffie-Hellman, no allocation (the cookie is a fixed-size value), one HMAC at most.
+//!   Diffie-Hellman, no allocation (the cookie is a fixed-size value), at most two HMACs
+//!   (verify a presented cookie, make a fresh one).
 //!
 //! Defaults follow strongSwan 5.9's `charon.*` settings (strongswan.conf(5), the
 //! `/etc/strongswan.d/charon.conf` template): `cookie_threshold = 30` half-open SAs in all,
 //! `cookie_threshold_ip = 3` per source IP, `block_threshold = 5` per source IP (further
 //! requests from that IP are dropped), `half_open_timeout = 30` s; strongSwan switches its
-//! cookie secret every 120 s. On top: a hard cap of 256 half-open SAs (the endpoint's existing
-//! `MAX_HALF_OPEN`), a shorter half-open timeout while cookies are required (5 s, RFC 8019
-//! 4.1 suggests reducing it under attack), and a token bucket of 10 requests, refilled at 5/s,
-//! per source.
+//! cookie secret every 120 s. On top: a hard cap of 256 half-open SAs, a shorter half-open timeout while cookies are required (5 s, RFC 8019
+//! 4.1 suggests reducing it under attack), and token buckets of 10 requests, refilled at 5/s,
+//! per source (one for requests without a valid cookie, one for requests with one).
 //!
 //! # Order of checks in [`Defences::check_ike_sa_init`]
-//! 1. the source's token bucket is empty: [`Verdict::Drop`] (also limits how much a spoofed
-//!    source can make us reflect at one victim);
-//! 2. the source has `block_threshold` half-open SAs: `Drop`;
-//! 3. the request carries a valid cookie (current or previous secret): `Accept`, unless the
-//!    global hard cap is reached (`Drop`);
-//! 4. cookies are required (global or per-source threshold reached): `RequireCookie(c)` (also
-//!    when the request carries an invalid or stale cookie: RFC 7296 2.6 says to answer with a
-//!    fresh cookie);
-//! 5. the global hard cap is reached: `Drop`; otherwise `Accept`.
+//! 1. the source has `block_threshold` half-open SAs: [`Verdict::Drop`] (off-path spoofers
+//!    cannot get there: from `cookie_threshold_ip` on they must return cookies);
+//! 2. the request carries a valid cookie (current or previous secret): the source has shown
+//!    that it receives at its address (RFC 7296 2.6), so it is charged to a separate
+//!    *verified* token bucket that spoofers cannot drain: `Accept`, or `Drop` when that bucket
+//!    is empty or the global hard cap is reached;
+//! 3. cookies are required (global or per-source threshold reached) or the source's
+//!    *unverified* token bucket is empty: `RequireCookie(c)` (also when the request carries an
+//!    invalid or stale cookie: RFC 7296 2.6 says to answer with a fresh cookie);
+//! 4. the global hard cap is reached: `Drop`; otherwise `Accept`.
+//!
+//! Why a source over its budget gets a cookie rather than nothing: the endpoint only lets
+//! requests from configured peers' addresses reach this gate, so an off-path attacker floods
+//! with a peer's own address. Dropping would lock the real peer out for as long as the flood
+//! lasts (the limiter cannot tell them apart); a cookie costs one HMAC and no state, and lets
+//! the real peer (which sees the answer) in through the verified bucket. The cookie response
+//! (69 bytes) is never larger than the request, and it can only go to a configured peer's
+//! address, so this is no amplifier.
 //!
 //! # How the endpoint calls it (wiring for `Endpoint::handle_init_request`)
 //! ```text
@@ -55,8 +64,7 @@
 //! // exactly once per opened SA (the SA should remember that it was counted).
 //! // The half-open expiry deadline of a responder SA: self.dos.half_open_timeout() (short
 //! // while under attack).
-//! // ike_sa_init::cookie_required() can then stay None (the check happened earlier), or be
-//! // removed.
+//! // (Done: Endpoint::handle_init_request; ike_sa_init::cookie_required() is gone.)
 //! ```
 //! Counters for metrics are in [`Defences::stats`]; log at most a rate-limited summary, never
 //! one line per dropped request.
@@ -90,7 +98,9 @@ pub struct DefenceConfig {
     pub half_open_timeout: Duration,
     /// Half-open SA lifetime while cookies are required (5 s).
     pub half_open_timeout_under_attack: Duration,
-    /// Token bucket per source: burst (10) and refill per second (5).
+    /// Token buckets per source: burst (10) and refill per second (5). Requests without a
+    /// valid cookie over this budget are answered with a cookie; requests with a valid cookie
+    /// have a bucket of their own and are dropped over it.
     pub rate_burst: u32,
     pub rate_per_sec: u32,
     /// Cookie secret rotation period (120 s).
@@ -131,9 +141,15 @@ pub struct DefenceStats {
     pub accepted_with_cookie: u64,
     pub cookies_sent: u64,
     pub bad_cookies: u64,
+    /// Requests over a source's budget (without a valid cookie: answered with a cookie; with
+    /// one: dropped).
     pub rate_limited: u64,
     pub blocked: u64,
     pub over_capacity: u64,
+    /// Failures of unauthenticated IKE_SA_INIT requests (e.g. no acceptable proposal) that the
+    /// endpoint did not report as `Event::Failed` (the peer has an established IKE SA, or the
+    /// report was rate limited); see [`Defences::note_unreported_failure`].
+    pub unreported_failures: u64,
 }
 
 /// The responder's IKE_SA_INIT gatekeeper; see the module documentation.
@@ -142,7 +158,10 @@ pub struct Defences {
     cfg: DefenceConfig,
     jar: CookieJar,
     half_open: HalfOpenTracker,
+    /// Requests without a valid cookie (spoofable).
     limiter: RateLimiter,
+    /// Requests with a valid cookie (the source receives at its address).
+    verified: RateLimiter,
     stats: DefenceStats,
 }
 
@@ -151,11 +170,13 @@ impl Defences {
     pub fn new(cfg: DefenceConfig, rng: &mut dyn Random) -> Defences {
         let jar = CookieJar::new(rng, cfg.cookie_rotation);
         let limiter = RateLimiter::new(rng, cfg.rate_burst, cfg.rate_per_sec);
+        let verified = RateLimiter::new(rng, cfg.rate_burst, cfg.rate_per_sec);
         Defences {
             cfg,
             jar,
             half_open: HalfOpenTracker::new(),
             limiter,
+            verified,
             stats: DefenceStats::default(),
         }
     }
@@ -201,8 +222,13 @@ impl Defences {
         self.half_open.closed(src);
     }
 
+    /// The endpoint did not report an unauthenticated IKE_SA_INIT failure (counted only).
+    pub fn note_unreported_failure(&mut self) {
+        self.stats.unreported_failures += 1;
+    }
+
     /// Decide about a new IKE_SA_INIT request from `src` with SPIi `spi_i`, nonce `ni` and the
-    /// data of its N(COOKIE), if any. Cheap: no DH, no allocation, at most one HMAC.
+    /// data of its N(COOKIE), if any. Cheap: no DH, no allocation, at most two HMACs.
     pub fn check_ike_sa_init(
         &mut self,
         now: Instant,
@@ -212,10 +238,6 @@ impl Defences {
         cookie: Option<&[u8]>,
     ) -> Verdict {
         self.jar.tick(now);
-        if !self.limiter.allow(now, src) {
-            self.stats.rate_limited += 1;
-            return Verdict::Drop;
-        }
         let from_src = self.half_open.from_source(src);
         if from_src >= self.cfg.block_threshold {
             self.stats.blocked += 1;
@@ -228,12 +250,22 @@ impl Defences {
                 self.stats.over_capacity += 1;
                 return Verdict::Drop;
             }
+            if !self.verified.allow(now, src) {
+                self.stats.rate_limited += 1;
+                return Verdict::Drop;
+            }
             self.stats.accepted += 1;
             self.stats.accepted_with_cookie += 1;
             return Verdict::Accept;
         }
-        let required = self.half_open.total() >= self.cfg.cookie_threshold
+        let mut required = self.half_open.total() >= self.cfg.cookie_threshold
             || from_src >= self.cfg.cookie_threshold_ip;
+        if !required && !at_capacity && !self.limiter.allow(now, src) {
+            // Over budget: make the source prove it receives at its address (see the module
+            // documentation for why this is not a drop).
+            self.stats.rate_limited += 1;
+            required = true;
+        }
         if required {
             if cookie.is_some() {
                 self.stats.bad_cookies += 1;

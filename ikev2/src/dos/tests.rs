@@ -186,13 +186,39 @@ fn rate_limit_per_source() {
         .map(|i| d.check_ike_sa_init(now, src, i, NI, None))
         .collect();
     assert!(verdicts[..10].iter().all(|v| *v == Verdict::Accept));
-    assert_eq!(verdicts[10], Verdict::Drop);
+    // Over budget: a cookie, not silence (a spoofer of the source must not lock it out).
+    assert!(matches!(verdicts[10], Verdict::RequireCookie(_)));
+    assert!(matches!(verdicts[11], Verdict::RequireCookie(_)));
     assert_eq!(d.stats().rate_limited, 2);
+    assert_eq!(d.stats().accepted, 10);
     // 5/s refill.
     assert_eq!(
         d.check_ike_sa_init(now + Duration::from_millis(200), src, 1, NI, None),
         Verdict::Accept
     );
+}
+
+#[test]
+fn valid_cookies_have_their_own_budget() {
+    let mut d = defences(DefenceConfig::default());
+    let now = Instant::now();
+    let src = ip("203.0.113.20");
+    // A spoofer drains the source's budget for requests without cookies.
+    for i in 0..1000 {
+        let _ = d.check_ike_sa_init(now, src, 1000 + i, NI, None);
+    }
+    // The real source still gets a cookie and in with it, up to its own budget.
+    let mut accepted = 0;
+    for spi in 1..=12u64 {
+        let Verdict::RequireCookie(c) = d.check_ike_sa_init(now, src, spi, NI, None) else {
+            panic!("no cookie for {spi}");
+        };
+        if d.check_ike_sa_init(now, src, spi, NI, Some(c.as_bytes())) == Verdict::Accept {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 10);
+    assert_eq!(d.stats().accepted_with_cookie, 10);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! IKE_AUTH with a pre-shared key (RFC 7296 1.2, 2.15) in both roles, carrying the first
 //! CHILD_SA (1.2, 2.9, 2.17). Errors about the CHILD_SA leave the IKE SA up (2.21.3).
 
-use super::child_sa::{allocate_spi, derive_keys, ChildRecord};
+use super::child_sa::{allocate_spi, derive_keys};
+use super::create_child;
 use super::ike_sa_init::InitDone;
 use super::keys::IkeKeys;
 use super::retransmit::RequestKind;
@@ -9,10 +10,11 @@ use super::traffic_selector::{narrow, within};
 use super::{
     error_notify, notify, open, unknown_critical, Ctx, Established, IkeSa, Next, Opened, State,
 };
-use crate::config::{Identity, PeerConfig};
+use crate::config::{ChildConfig, Identity};
 use crate::crypto::{ct_eq, psk_auth, Prf, Secret};
 use crate::event::{Event, FailureReason, Transmit};
 use crate::proposal;
+use crate::proposal::EspProposalSpec;
 use crate::wire::{
     id_payload_body, AuthMethod, AuthPayload, Delete, ExchangeType, Identification, Message,
     NotifyType, Payload, Proposal, ProtocolId, SaPayload, TrafficSelector,
@@ -28,11 +30,13 @@ pub(crate) struct AuthSent {
     init_response: Vec<u8>,
     /// The inbound SPI we proposed for the first CHILD_SA.
     child_spi: u32,
+    /// The first child's configuration.
+    child: ChildConfig,
 }
 
 /// Our ESP proposals for the first CHILD_SA: our inbound SPI, no DH (RFC 7296 1.2).
-pub(crate) fn our_esp_wire(cfg: &PeerConfig, spi: u32) -> Vec<Proposal> {
-    cfg.esp_proposals
+pub(crate) fn our_esp_wire(proposals: &[EspProposalSpec], spi: u32) -> Vec<Proposal> {
+    proposals
         .iter()
         .take(usize::from(u8::MAX))
         .enumerate()
@@ -83,6 +87,9 @@ pub(crate) fn start(
     init_response: Vec<u8>,
 ) -> Next {
     let cfg = sa.cfg.clone();
+    let Some(child) = cfg.child_configs().into_iter().next() else {
+        return sa.fail(ctx, FailureReason::Local("no CHILD_SA configured".into()));
+    };
     let child_spi = allocate_spi(ctx.rng, ctx.spis);
     sa.spis.push(child_spi);
     let idi = cfg.local_id.to_wire();
@@ -95,13 +102,16 @@ pub(crate) fn start(
         method: AuthMethod::SHARED_KEY_MIC,
         data: auth,
     }));
-    // RFC 7296 2.4: we hold no other IKE SA with this peer (the endpoint ensures it).
-    payloads.push(notify(NotifyType::INITIAL_CONTACT, vec![]));
+    // RFC 7296 2.4: only when we hold no other IKE SA with this peer (with simultaneous
+    // IKE_SA_INIT from both sides we do, and the peer must not drop it).
+    if !ctx.sas.values().any(|other| other.peer == sa.peer) {
+        payloads.push(notify(NotifyType::INITIAL_CONTACT, vec![]));
+    }
     payloads.push(Payload::Sa(SaPayload {
-        proposals: our_esp_wire(&cfg, child_spi),
+        proposals: our_esp_wire(&child.esp_proposals, child_spi),
     }));
-    payloads.push(Payload::TsI(cfg.local_ts.clone()));
-    payloads.push(Payload::TsR(cfg.remote_ts.clone()));
+    payloads.push(Payload::TsI(child.local_ts.clone()));
+    payloads.push(Payload::TsR(child.remote_ts.clone()));
     sa.outstanding = None;
     sa.send_request(
         ctx,
@@ -119,6 +129,7 @@ pub(crate) fn start(
         nr,
         init_response,
         child_spi,
+        child,
     }));
     Next::Keep
 }
@@ -169,7 +180,7 @@ pub(crate) fn on_response(
                 detail: "the peer answered AUTHENTICATION_FAILED (PSK or identity mismatch)".into(),
             },
             Some(NotifyType::NO_PROPOSAL_CHOSEN) => FailureReason::ChildNoProposalChosen {
-                ours: proposal::describe(&our_esp_wire(&cfg, st.child_spi)),
+                ours: proposal::describe(&our_esp_wire(&st.child.esp_proposals, st.child_spi)),
                 theirs: None,
             },
             Some(NotifyType::TS_UNACCEPTABLE) => FailureReason::TsUnacceptable,
@@ -211,6 +222,14 @@ pub(crate) fn on_response(
     // The IKE SA is established (RFC 7296 1.2).
     sa.outstanding = None;
     sa.established_at = Some(ctx.now);
+    sa.start_lifetime(ctx);
+    // The other children follow by CREATE_CHILD_SA (RFC 7296 1.3.1).
+    sa.to_create = cfg
+        .child_configs()
+        .into_iter()
+        .skip(1)
+        .map(|c| c.name)
+        .collect();
     if let Some(suite) = sa.suite {
         ctx.emit(Event::IkeSaEstablished {
             peer: sa.peer,
@@ -228,9 +247,10 @@ pub(crate) fn on_response(
         ni,
         nr,
         child_spi,
+        child,
         ..
     } = st;
-    match initiator_child(sa, &p, &keys, &ni, &nr, child_spi) {
+    match initiator_child(sa, ctx, &p, &keys, &ni, &nr, child_spi, &child) {
         Ok(child) => ctx.emit(Event::ChildSaEstablished(child)),
         Err((error, created)) => {
             ctx.emit(Event::Failed {
@@ -270,16 +290,18 @@ fn notify_auth_failed(sa: &mut IkeSa, ctx: &mut Ctx<'_>, keys: &IkeKeys) {
 
 /// Initiator: accept the CHILD_SA in the IKE_AUTH response. On failure returns the reason
 /// and whether the responder did create the CHILD_SA (so we delete it).
+#[allow(clippy::too_many_arguments)]
 fn initiator_child(
     sa: &mut IkeSa,
+    ctx: &mut Ctx<'_>,
     p: &[Payload],
     keys: &IkeKeys,
     ni: &[u8],
     nr: &[u8],
     child_spi: u32,
+    cfg: &ChildConfig,
 ) -> Result<crate::event::ChildSa, (FailureReason, bool)> {
-    let cfg = sa.cfg.clone();
-    let ours = || proposal::describe(&our_esp_wire(&cfg, child_spi));
+    let ours = || proposal::describe(&our_esp_wire(&cfg.esp_proposals, child_spi));
     if let Some(kind) = error_notify(p) {
         return Err((
             match kind {
@@ -334,16 +356,20 @@ fn initiator_child(
         return Err((FailureReason::TsUnacceptable, true));
     }
     let (inbound_keys, outbound_keys) =
-        derive_keys(keys.prf, keys.sk_d.as_bytes(), ni, nr, &suite, true)
+        derive_keys(keys.prf, keys.sk_d.as_bytes(), None, ni, nr, &suite, true)
             .map_err(|e| (FailureReason::Local(e.to_string()), true))?;
-    let record = ChildRecord {
-        inbound_spi: child_spi,
+    let mut record = create_child::new_record(
+        sa,
+        ctx,
+        &cfg.name,
+        &cfg.lifetime,
+        child_spi,
         outbound_spi,
         suite,
-        local_ts: tsi,
-        remote_ts: tsr,
-        udp_encap: sa.nat_local || sa.nat_remote,
-    };
+        tsi,
+        tsr,
+    );
+    record.installed = true;
     let event = record.event(sa.peer, inbound_keys, outbound_keys, sa.local, sa.remote);
     sa.children.push(record);
     Ok(event)
@@ -525,6 +551,7 @@ pub(crate) fn on_request(
         &out,
     );
     sa.established_at = Some(ctx.now);
+    sa.start_lifetime(ctx);
     if let Some(suite) = sa.suite {
         ctx.emit(Event::IkeSaEstablished {
             peer,
@@ -572,8 +599,28 @@ fn responder_child(
     let (Some(offer), Some(tsi), Some(tsr)) = (offer, tsi, tsr) else {
         return Err(None);
     };
-    let ours = || proposal::describe(&our_esp_wire(&cfg, 0));
-    let selected = proposal::select_esp(&cfg.esp_proposals, &offer.proposals, false);
+    // The first child configuration whose selectors intersect the initiator's (RFC 7296 2.9)
+    // and whose proposals match; TS_UNACCEPTABLE if no selectors fit at all.
+    let configs = cfg.child_configs();
+    let fitting: Vec<_> = configs
+        .iter()
+        .filter_map(|c| {
+            let n_tsi = narrow(tsi, &c.remote_ts);
+            let n_tsr = narrow(tsr, &c.local_ts);
+            (!n_tsi.is_empty() && !n_tsr.is_empty()).then_some((c, n_tsi, n_tsr))
+        })
+        .collect();
+    let Some(first) = fitting.first() else {
+        out.push(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
+        return Err(Some(FailureReason::TsUnacceptable));
+    };
+    let (child, n_tsi, n_tsr) = fitting
+        .iter()
+        .find(|(c, _, _)| proposal::select_esp(&c.esp_proposals, &offer.proposals, false).is_ok())
+        .unwrap_or(first)
+        .clone();
+    let ours = || proposal::describe(&our_esp_wire(&child.esp_proposals, 0));
+    let selected = proposal::select_esp(&child.esp_proposals, &offer.proposals, false);
     let spi_of = |num: u8| {
         offer
             .proposals
@@ -599,16 +646,10 @@ fn responder_child(
             }));
         }
     };
-    // RFC 7296 2.9: TSi is the initiator's side (our remote), TSr ours.
-    let n_tsi = narrow(tsi, &cfg.remote_ts);
-    let n_tsr = narrow(tsr, &cfg.local_ts);
-    if n_tsi.is_empty() || n_tsr.is_empty() {
-        out.push(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
-        return Err(Some(FailureReason::TsUnacceptable));
-    }
     let (inbound_keys, outbound_keys) = match derive_keys(
         st.keys.prf,
         st.keys.sk_d.as_bytes(),
+        None,
         &st.ni,
         &st.nr,
         &suite,
@@ -627,14 +668,18 @@ fn responder_child(
     }));
     out.push(Payload::TsI(n_tsi.clone()));
     out.push(Payload::TsR(n_tsr.clone()));
-    let record = ChildRecord {
+    let mut record = create_child::new_record(
+        sa,
+        ctx,
+        &child.name,
+        &child.lifetime,
         inbound_spi,
         outbound_spi,
         suite,
-        local_ts: n_tsr,
-        remote_ts: n_tsi,
-        udp_encap: sa.nat_local || sa.nat_remote,
-    };
+        n_tsr,
+        n_tsi,
+    );
+    record.installed = true;
     let event = record.event(sa.peer, inbound_keys, outbound_keys, sa.local, sa.remote);
     sa.children.push(record);
     Ok(event)

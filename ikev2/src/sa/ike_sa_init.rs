@@ -10,7 +10,7 @@ use super::{
 };
 use crate::config::PeerConfig;
 use crate::crypto::{KeyExchange, Random};
-use crate::event::{Event, FailureReason, PeerId, Transmit};
+use crate::event::{FailureReason, PeerId, Transmit};
 use crate::proposal;
 use crate::wire::{
     self, DhGroup, ExchangeType, Flags, Header, KePayload, Message, NotifyType, Payload,
@@ -80,7 +80,11 @@ pub(crate) fn initiate(
         .first()
         .and_then(|p| p.dh.first().copied())
         .ok_or_else(|| FailureReason::Local("no IKE proposal with a key exchange group".into()))?;
-    if cfg.esp_proposals.is_empty() {
+    if cfg
+        .child_configs()
+        .first()
+        .is_none_or(|c| c.esp_proposals.is_empty())
+    {
         return Err(FailureReason::Local("no ESP proposal configured".into()));
     }
     let ke =
@@ -302,6 +306,14 @@ pub(crate) enum InitReply {
     Drop,
     /// An answer that creates no state (error notify, RFC 7296 2.6 / 2.21.1).
     Stateless(Transmit),
+    /// NO_PROPOSAL_CHOSEN (stateless, like `Stateless`) and the failure it means for the
+    /// first candidate peer. The request is unauthenticated, so the endpoint decides whether
+    /// to report it (never for a peer with an established IKE SA, RFC 7296 2.21.1).
+    NoProposal {
+        transmit: Transmit,
+        peer: PeerId,
+        error: FailureReason,
+    },
     /// A half-open IKE SA whose response was already queued.
     NewSa(Box<IkeSa>),
 }
@@ -332,13 +344,9 @@ fn stateless(
     })
 }
 
-/// Hook for stateless cookies under load (RFC 7296 2.6; issue #9). Returning `Some(cookie)`
-/// would make us answer N(COOKIE) unless the request carries it. Not yet active.
-fn cookie_required(_h: &Header, _remote: SocketAddr) -> Option<Vec<u8>> {
-    None
-}
-
-/// Responder: a new IKE_SA_INIT request from `remote`, whose address matches `candidates`.
+/// Responder: a new IKE_SA_INIT request from `remote`, whose address matches `candidates`,
+/// that passed the endpoint's `dos::Defences` (cookies, RFC 7296 2.6, are checked there). A
+/// half-open SA waits `half_open_timeout` for IKE_AUTH.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn on_request(
     ctx: &mut Ctx<'_>,
@@ -348,6 +356,7 @@ pub(crate) fn on_request(
     local: SocketAddr,
     remote: SocketAddr,
     spi_r: u64,
+    half_open_timeout: std::time::Duration,
 ) -> InitReply {
     let h = &msg.header;
     let p = &msg.payloads;
@@ -390,11 +399,6 @@ pub(crate) fn on_request(
     if !nonce_ok(ni) {
         return InitReply::Drop;
     }
-    if let Some(cookie) = cookie_required(h, remote) {
-        if notify_data(p, NotifyType::COOKIE) != Some(cookie.as_slice()) {
-            return stateless(h, local, remote, NotifyType::COOKIE, cookie);
-        }
-    }
     // Our order decides (RFC 7296 2.7), preferring the initiator's KE group when our chosen
     // proposal allows it; the first configured peer that accepts wins.
     let selected = responders.iter().find_map(|(id, c)| {
@@ -403,16 +407,20 @@ pub(crate) fn on_request(
             .map(|s| (*id, c.clone(), s))
     });
     let Some((peer, cfg, (num, suite))) = selected else {
-        if let Some((first_peer, first_cfg)) = responders.first() {
-            ctx.emit(Event::Failed {
-                peer: *first_peer,
-                error: FailureReason::NoProposalChosen {
-                    ours: proposal::describe(&our_ike_wire(first_cfg)),
-                    theirs: Some(proposal::describe(&offer.proposals)),
-                },
-            });
-        }
-        return stateless(h, local, remote, NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
+        let reply = stateless(h, local, remote, NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
+        return match (reply, responders.first()) {
+            (InitReply::Stateless(transmit), Some((first_peer, first_cfg))) => {
+                InitReply::NoProposal {
+                    transmit,
+                    peer: *first_peer,
+                    error: FailureReason::NoProposalChosen {
+                        ours: proposal::describe(&our_ike_wire(first_cfg)),
+                        theirs: Some(proposal::describe(&offer.proposals)),
+                    },
+                }
+            }
+            (reply, _) => reply,
+        };
     };
     if ke.group != suite.dh {
         // RFC 7296 1.2: tell the initiator which group we want.
@@ -476,10 +484,10 @@ pub(crate) fn on_request(
     });
     sa.send_response(ctx, 0, bytes, local, remote, response.clone());
     sa.half_open_key = Some((remote, h.spi_i));
-    // Wait for IKE_AUTH as long as an initiator with our retransmission settings keeps
-    // trying, at least HALF_OPEN_TIMEOUT (state exhaustion is what cookies, issue #9, are for).
-    let half_open =
-        super::HALF_OPEN_TIMEOUT.max(super::retransmit::schedule_length(&sa.cfg.retransmit));
+    // Unauthenticated state: it lives only `half_open_timeout` (30 s as strongSwan's
+    // half_open_timeout, 5 s while cookies are required; RFC 8019), not the initiator's whole
+    // retransmission schedule, or a spoofer's half-open SAs would outlast a flood by minutes.
+    let half_open = half_open_timeout;
     sa.state = State::InitDone(Box::new(InitDone {
         candidates: responders,
         chosen,

@@ -1,9 +1,15 @@
 //! Requests and responses on an established IKE SA (RFC 7296 1.4, 1.5): INFORMATIONAL with
 //! DELETE (IKE SA or CHILD_SAs, answered with our paired CHILD_SAs per 1.4.1) or empty
-//! (liveness); CREATE_CHILD_SA is refused until rekeying exists (issue #6).
+//! (liveness); CREATE_CHILD_SA requests go to `create_child`, responses to our requests are
+//! dispatched by what they answer.
 
+use super::child_sa::ChildState;
+use super::keys::IkeKeys;
 use super::retransmit::RequestKind;
-use super::{notify, open, unknown_critical, Ctx, Established, IkeSa, Next, Opened, State};
+use super::{
+    create_child, notify, open, rekey_ike, unknown_critical, Ctx, Established, IkeSa, Next, Opened,
+    State,
+};
 use crate::event::{DeleteReason, Event, FailureReason};
 use crate::wire::{Delete, ExchangeType, Message, NotifyType, Payload, ProtocolId};
 use std::net::SocketAddr;
@@ -34,6 +40,7 @@ pub(crate) fn on_request(
             return Next::Keep;
         }
     };
+    sa.last_heard = Some(ctx.now);
     // RFC 7296 2.23: when only the peer is behind a NAT, follow its latest authentic address.
     if sa.nat_remote && !sa.nat_local {
         sa.remote = remote;
@@ -67,13 +74,9 @@ pub(crate) fn on_request(
                             if let Some(i) =
                                 sa.children.iter().position(|c| c.outbound_spi == outbound)
                             {
-                                let c = sa.children.remove(i);
-                                ctx.emit(Event::ChildSaDeleted {
-                                    peer: sa.peer,
-                                    inbound_spi: c.inbound_spi,
-                                    outbound_spi: c.outbound_spi,
-                                });
-                                ours.push(c.inbound_spi);
+                                if let Some(c) = remove_child(sa, ctx, i) {
+                                    ours.push(c.inbound_spi);
+                                }
                             }
                         }
                     }
@@ -94,6 +97,9 @@ pub(crate) fn on_request(
                 return Next::Keep;
             }
             if ike_deleted {
+                // The winner of an IKE rekey collision deletes the old IKE SA: the peer's new
+                // one carries on (RFC 7296 2.8.2).
+                rekey_ike::adopt_collision(sa, ctx);
                 // RFC 7296 1.4.1: answer with an empty INFORMATIONAL; all CHILD_SAs go too.
                 sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &[]);
                 sa.emit_deleted(ctx, DeleteReason::ByPeer);
@@ -112,8 +118,7 @@ pub(crate) fn on_request(
             sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &out);
         }
         ExchangeType::CREATE_CHILD_SA => {
-            // Rekeying is not implemented yet (issue #6).
-            let out = [notify(NotifyType::NO_ADDITIONAL_SAS, vec![])];
+            let out = create_child::on_request(sa, ctx, &st.keys, &p);
             sa.respond(ctx, &st.keys, exchange, id, bytes, local, remote, &out);
         }
         _ => {
@@ -133,21 +138,126 @@ pub(crate) fn on_response(
     msg: &Message,
     bytes: &[u8],
 ) -> Next {
-    match open(&st.keys, msg, bytes) {
-        Opened::Payloads(_) | Opened::Malformed => {}
+    let p = match open(&st.keys, msg, bytes) {
+        Opened::Payloads(p) => p,
+        Opened::Malformed => Vec::new(),
         Opened::NotAuthentic => {
             sa.state = State::Established(Box::new(st));
             return Next::Keep;
         }
+    };
+    sa.last_heard = Some(ctx.now);
+    let Some(kind) = sa.outstanding.take().map(|o| o.kind) else {
+        sa.state = State::Established(Box::new(st));
+        return Next::Keep;
+    };
+    let expected = match &kind {
+        RequestKind::CreateChild(_) | RequestKind::RekeyIke(_) => ExchangeType::CREATE_CHILD_SA,
+        _ => ExchangeType::INFORMATIONAL,
+    };
+    if msg.header.exchange != expected {
+        // Not the answer to what we asked: keep waiting (and retransmitting).
+        let _ = kind;
+        sa.state = State::Established(Box::new(st));
+        return Next::Keep;
     }
-    let kind = sa.outstanding.take().map(|o| o.kind);
-    if kind == Some(RequestKind::DeleteIke) {
-        // Deletion events were emitted when the DELETE was sent.
-        return Next::Remove;
+    match kind {
+        RequestKind::DeleteIke => {
+            // Deletion events were emitted when the DELETE was sent.
+            return Next::Remove;
+        }
+        RequestKind::DeleteChild(spis) => {
+            // Records still here (an old SA after a rekey) go now (1.4.1).
+            for spi in spis {
+                if let Some(i) = sa.children.iter().position(|c| c.inbound_spi == spi) {
+                    remove_child(sa, ctx, i);
+                }
+            }
+        }
+        RequestKind::CreateChild(req) => create_child::on_response(sa, ctx, &st.keys, &p, *req),
+        RequestKind::RekeyIke(req) => rekey_ike::on_response(sa, ctx, &st.keys, &p, *req),
+        _ => {}
+    }
+    if sa.superseded && sa.outstanding.is_none() {
+        sa.queued.clear();
     }
     sa.pump_queue(ctx, &st.keys);
     sa.state = State::Established(Box::new(st));
     Next::Keep
+}
+
+/// Remove the CHILD_SA at `i` and report it: any SA waiting to take over its outbound
+/// traffic gets `ChildSaOutboundReady` first (RFC 7296 2.8, make-before-break).
+pub(crate) fn remove_child(
+    sa: &mut IkeSa,
+    ctx: &mut Ctx<'_>,
+    i: usize,
+) -> Option<super::child_sa::ChildRecord> {
+    if i >= sa.children.len() {
+        return None;
+    }
+    let c = sa.children.remove(i);
+    if c.state == ChildState::Rekeying && c.collision.is_some() {
+        if sa.lost_rekeys.len() >= 8 {
+            sa.lost_rekeys.pop_front();
+        }
+        sa.lost_rekeys.push_back(c.inbound_spi);
+    }
+    for n in sa.children.iter_mut() {
+        if n.awaiting_outbound == Some(c.inbound_spi) {
+            n.awaiting_outbound = None;
+            if n.state != ChildState::Redundant {
+                ctx.emit(Event::ChildSaOutboundReady {
+                    peer: sa.peer,
+                    inbound_spi: n.inbound_spi,
+                    outbound_spi: n.outbound_spi,
+                });
+            }
+        }
+    }
+    if c.installed {
+        ctx.emit(Event::ChildSaDeleted {
+            peer: sa.peer,
+            inbound_spi: c.inbound_spi,
+            outbound_spi: c.outbound_spi,
+        });
+    }
+    if sa.deleted_outbound.len() >= 32 {
+        sa.deleted_outbound.pop_front();
+    }
+    sa.deleted_outbound.push_back(c.outbound_spi);
+    Some(c)
+}
+
+/// DELETE for CHILD_SAs by our inbound SPIs; their records (if still kept) go when the peer
+/// answers.
+pub(crate) fn send_delete_child(sa: &mut IkeSa, ctx: &mut Ctx<'_>, keys: &IkeKeys, spis: Vec<u32>) {
+    let payloads = vec![Payload::Delete(Delete {
+        protocol: ProtocolId::ESP,
+        spi_size: 4,
+        spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+    })];
+    let kind = RequestKind::DeleteChild(spis);
+    sa.send_request(ctx, keys, ExchangeType::INFORMATIONAL, payloads, kind);
+}
+
+/// Delete one CHILD_SA now (event at once) and tell the peer.
+pub(crate) fn delete_child_with(
+    sa: &mut IkeSa,
+    ctx: &mut Ctx<'_>,
+    keys: &IkeKeys,
+    inbound_spi: u32,
+) -> bool {
+    let Some(i) = sa
+        .children
+        .iter()
+        .position(|c| c.inbound_spi == inbound_spi)
+    else {
+        return false;
+    };
+    remove_child(sa, ctx, i);
+    send_delete_child(sa, ctx, keys, vec![inbound_spi]);
+    true
 }
 
 /// Delete the whole IKE SA (RFC 7296 1.4.1): events now, DELETE request out; the SA goes
@@ -211,31 +321,15 @@ pub(crate) fn liveness_check(sa: &mut IkeSa, ctx: &mut Ctx<'_>) -> bool {
 /// Delete one CHILD_SA by our inbound SPI (RFC 7296 1.4.1): the event now, the DELETE request
 /// out (the peer answers with its paired SPI).
 pub(crate) fn delete_child(sa: &mut IkeSa, ctx: &mut Ctx<'_>, inbound_spi: u32) -> bool {
-    let Some(i) = sa
-        .children
-        .iter()
-        .position(|c| c.inbound_spi == inbound_spi)
-    else {
+    if !sa.children.iter().any(|c| c.inbound_spi == inbound_spi) {
         return false;
-    };
+    }
     let until = ctx.now;
     match std::mem::replace(&mut sa.state, State::Closed { until }) {
         State::Established(st) if !sa.closing => {
-            let c = sa.children.remove(i);
-            ctx.emit(Event::ChildSaDeleted {
-                peer: sa.peer,
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-            });
-            let payloads = vec![Payload::Delete(Delete {
-                protocol: ProtocolId::ESP,
-                spi_size: 4,
-                spis: vec![inbound_spi.to_be_bytes().to_vec()],
-            })];
-            let kind = RequestKind::DeleteChild(vec![inbound_spi]);
-            sa.send_request(ctx, &st.keys, ExchangeType::INFORMATIONAL, payloads, kind);
+            let done = delete_child_with(sa, ctx, &st.keys, inbound_spi);
             sa.state = State::Established(st);
-            true
+            done
         }
         other => {
             sa.state = other;

@@ -6,13 +6,19 @@
 //! `Established`. The exchanges live in `ike_sa_init`, `ike_auth_psk` and `informational`.
 
 pub(crate) mod child_sa;
+pub(crate) mod create_child;
+pub(crate) mod dpd;
 pub(crate) mod ike_auth_psk;
 pub(crate) mod ike_sa_init;
 pub(crate) mod informational;
 pub(crate) mod keys;
+pub(crate) mod lifetime;
 pub(crate) mod nat;
+pub(crate) mod rekey_child;
+pub(crate) mod rekey_ike;
 pub(crate) mod retransmit;
 pub(crate) mod traffic_selector;
+pub(crate) mod work;
 
 use crate::config::PeerConfig;
 use crate::crypto::Random;
@@ -25,13 +31,10 @@ use crate::wire::{
 use child_sa::ChildRecord;
 use keys::IkeKeys;
 use retransmit::{CachedResponse, OnTimeout, Outstanding, RequestKind};
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How long a responder keeps a half-open IKE SA waiting for IKE_AUTH (strongSwan's default).
-pub(crate) const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+use std::time::Instant;
 
 /// Everything an exchange handler may touch outside its own IKE SA.
 pub(crate) struct Ctx<'a> {
@@ -46,9 +49,54 @@ pub(crate) struct Ctx<'a> {
     /// Set when a peer authenticated with INITIAL_CONTACT (RFC 7296 2.4): the endpoint then
     /// drops that peer's other IKE SAs.
     pub initial_contact: Option<PeerId>,
+    /// The endpoint's other IKE SAs (read only; the one being handled is not in it).
+    pub sas: &'a BTreeMap<u64, IkeSa>,
+    /// IKE SAs created by a rekey (RFC 7296 2.18), filed by the endpoint afterwards.
+    pub spawned: Vec<IkeSa>,
+    /// CHILD_SAs (and queued requests) moved to another IKE SA of the endpoint.
+    pub transfers: Vec<Transfer>,
+}
+
+/// CHILD_SAs handed from a rekeyed IKE SA to its successor already filed in the endpoint
+/// (the survivor of an IKE rekey collision, RFC 7296 2.8.2).
+pub(crate) struct Transfer {
+    pub peer: PeerId,
+    /// Our SPI of the receiving IKE SA.
+    pub to: u64,
+    pub children: Vec<ChildRecord>,
+    pub spis: Vec<u32>,
+    pub queued: VecDeque<Queued>,
+    pub to_create: VecDeque<String>,
 }
 
 impl Ctx<'_> {
+    /// A random non-zero IKE SPI not used by any IKE SA of the endpoint (RFC 7296 2.6), nor
+    /// `also_not` (the SA being handled, which is not in `sas`).
+    pub fn fresh_ike_spi(&mut self, also_not: &[u64]) -> u64 {
+        loop {
+            let mut b = [0u8; 8];
+            self.rng.fill(&mut b);
+            let spi = u64::from_be_bytes(b);
+            let ours = |sa: &IkeSa| if sa.initiator { sa.spi_i } else { sa.spi_r };
+            if spi != 0
+                && !self.sas.contains_key(&spi)
+                && !also_not.contains(&spi)
+                && !self.spawned.iter().any(|sa| ours(sa) == spi)
+            {
+                return spi;
+            }
+        }
+    }
+
+    /// The peer has an established IKE SA other than the one being handled. Unauthenticated
+    /// (spoofable) failures are then not reported for it: they must not change what the
+    /// operator sees of an established tunnel.
+    pub fn peer_established(&self, peer: PeerId) -> bool {
+        self.sas
+            .values()
+            .any(|sa| sa.peer == peer && sa.phase() == SaPhase::Established)
+    }
+
     pub fn emit(&mut self, event: Event) {
         if let Event::Failed { peer, error } = &event {
             self.errors.insert(*peer, error.to_string());
@@ -116,6 +164,30 @@ pub(crate) struct IkeSa {
     pub spis: Vec<u32>,
     /// (remote, SPIi) under which the endpoint finds this SA for IKE_SA_INIT retransmissions.
     pub half_open_key: Option<(SocketAddr, u64)>,
+    /// Counted as half-open from this source in the endpoint's `dos::Defences` (responder,
+    /// IKE_SA_INIT answered, IKE_AUTH not yet done); cleared when uncounted, exactly once.
+    pub dos_counted: Option<IpAddr>,
+    /// Soft and hard lifetime of the IKE SA (RFC 7296 2.8).
+    pub rekey_at: Option<Instant>,
+    pub expire_at: Option<Instant>,
+    /// Last authentic message or reported ESP traffic from the peer (DPD, RFC 7296 2.4).
+    pub last_heard: Option<Instant>,
+    /// Rekeyed (RFC 7296 2.18): the CHILD_SAs live on in the new IKE SA; this one only waits
+    /// for its DELETE and goes without events.
+    pub superseded: bool,
+    /// Created by the peer's side of an IKE rekey collision and not (yet) adopted: removed
+    /// silently at this instant unless its CHILD_SAs arrive (RFC 7296 2.8.2).
+    pub redundant_until: Option<Instant>,
+    /// The peer's IKE rekey we answered while ours was outstanding (RFC 7296 2.8.2).
+    pub ike_collision: Option<rekey_ike::IkeCollision>,
+    /// Children still to create by CREATE_CHILD_SA after IKE_AUTH (configuration names).
+    pub to_create: VecDeque<String>,
+    /// Outbound SPIs of CHILD_SAs we recently deleted: a rekey of one of them gets
+    /// TEMPORARY_FAILURE rather than CHILD_SA_NOT_FOUND (RFC 7296 2.25.1).
+    pub deleted_outbound: VecDeque<u32>,
+    /// Our inbound SPIs of CHILD_SAs the peer deleted while both of us were rekeying them:
+    /// the peer won that collision (RFC 7296 2.8.1), so our exchange's SA is redundant.
+    pub lost_rekeys: VecDeque<u32>,
 }
 
 /// Result of opening an SK payload.
@@ -161,7 +233,34 @@ impl IkeSa {
             closing: false,
             spis: Vec::new(),
             half_open_key: None,
+            dos_counted: None,
+            rekey_at: None,
+            expire_at: None,
+            last_heard: None,
+            superseded: false,
+            redundant_until: None,
+            ike_collision: None,
+            to_create: VecDeque::new(),
+            deleted_outbound: VecDeque::new(),
+            lost_rekeys: VecDeque::new(),
         }
+    }
+
+    /// Our SPI: the key the endpoint files this SA under.
+    pub fn our_spi(&self) -> u64 {
+        if self.initiator {
+            self.spi_i
+        } else {
+            self.spi_r
+        }
+    }
+
+    /// Start the IKE SA's clocks once it is established (IKE_AUTH or rekey).
+    pub fn start_lifetime(&mut self, ctx: &mut Ctx<'_>) {
+        let (rekey, expire) = lifetime::deadlines(ctx.now, &self.cfg.ike_lifetime, ctx.rng);
+        self.rekey_at = rekey;
+        self.expire_at = expire;
+        self.last_heard = Some(ctx.now);
     }
 
     pub fn header(&self, exchange: ExchangeType, response: bool, message_id: u32) -> Header {
@@ -213,6 +312,10 @@ impl IkeSa {
         payloads: Vec<Payload>,
         kind: RequestKind,
     ) {
+        if self.closing && !matches!(kind, RequestKind::DeleteIke) {
+            // Nothing but the IKE SA's own DELETE is sent once it is going away.
+            return;
+        }
         if self.outstanding.is_some() {
             self.queued.push_back(Queued {
                 exchange,
@@ -234,21 +337,22 @@ impl IkeSa {
             payload,
         };
         ctx.transmits.push_back(transmit.clone());
-        self.outstanding = Some(Outstanding::new(
-            ctx.now,
-            &self.cfg.retransmit,
-            kind,
-            id,
-            transmit,
-        ));
+        let mut out = Outstanding::new(ctx.now, &self.cfg.retransmit, kind, id, transmit);
+        if self.established_at.is_some() && dpd::caps_requests(&self.cfg) {
+            out = out.give_up_after(ctx.now, self.cfg.dpd_timeout);
+        }
+        self.outstanding = Some(out);
         self.next_request_id = id.wrapping_add(1);
     }
 
-    /// After a response: send the next queued request, if any.
+    /// After a response: send the next queued request, if any, else start whatever is due
+    /// (new CHILD_SAs, rekeys, expiry, DPD).
     pub fn pump_queue(&mut self, ctx: &mut Ctx<'_>, keys: &IkeKeys) {
         if self.outstanding.is_none() {
             if let Some(q) = self.queued.pop_front() {
                 self.send_request(ctx, keys, q.exchange, q.payloads, q.kind);
+            } else {
+                work::start_due(self, ctx, keys);
             }
         }
     }
@@ -310,20 +414,23 @@ impl IkeSa {
         Next::Remove
     }
 
-    /// Emit the deletion events once (CHILD_SAs first, then the IKE SA).
+    /// Emit the deletion events once (CHILD_SAs first, then the IKE SA). A rekeyed or
+    /// never-adopted IKE SA goes silently (its successor carries on).
     pub fn emit_deleted(&mut self, ctx: &mut Ctx<'_>, reason: DeleteReason) {
         if self.closing {
             return;
         }
         self.closing = true;
         for c in self.children.drain(..) {
-            ctx.emit(Event::ChildSaDeleted {
-                peer: self.peer,
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-            });
+            if c.installed {
+                ctx.emit(Event::ChildSaDeleted {
+                    peer: self.peer,
+                    inbound_spi: c.inbound_spi,
+                    outbound_spi: c.outbound_spi,
+                });
+            }
         }
-        if self.established_at.is_some() {
+        if self.established_at.is_some() && !self.superseded && self.redundant_until.is_none() {
             ctx.emit(Event::IkeSaDeleted {
                 peer: self.peer,
                 spi_i: self.spi_i,
@@ -353,10 +460,15 @@ impl IkeSa {
             _ => None,
         };
         let retransmit = self.outstanding.as_ref().map(|o| o.deadline);
-        match (state, retransmit) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let work = if self.outstanding.is_none() {
+            work::deadline(self)
+        } else {
+            None
+        };
+        [state, retransmit, work, self.redundant_until]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Timers: retransmission or giving up (RFC 7296 2.1, 2.4), half-open expiry, linger end.
@@ -365,17 +477,26 @@ impl IkeSa {
         match &self.state {
             State::Closed { until } if *until <= now => return Next::Remove,
             State::InitDone(st) if st.expires <= now => {
-                ctx.errors.insert(
-                    self.peer,
-                    "half-open IKE SA expired without IKE_AUTH".into(),
-                );
+                // Unauthenticated (possibly spoofed): noted only while the peer has no
+                // established IKE SA.
+                if !ctx.peer_established(self.peer) {
+                    ctx.errors.insert(
+                        self.peer,
+                        "half-open IKE SA expired without IKE_AUTH".into(),
+                    );
+                }
                 return Next::Remove;
             }
             _ => {}
         }
+        if self.redundant_until.is_some_and(|t| t <= now) {
+            // A collision's losing IKE SA whose DELETE never came (RFC 7296 2.8.2).
+            self.emit_deleted(ctx, DeleteReason::Local);
+            return Next::Remove;
+        }
         let cfg = self.cfg.retransmit;
         let Some(out) = self.outstanding.as_mut() else {
-            return Next::Keep;
+            return work::on_timeout(self, ctx);
         };
         if out.deadline > now {
             return Next::Keep;
@@ -387,10 +508,16 @@ impl IkeSa {
             }
             OnTimeout::GiveUp { tries } => {
                 if self.established_at.is_some() {
-                    // RFC 7296 2.4: an unanswered request means the peer is gone.
+                    // RFC 7296 2.4: an unanswered request means the peer is gone; so does a
+                    // failed rekey (2.8).
                     ctx.errors
                         .insert(self.peer, FailureReason::Timeout { tries }.to_string());
-                    self.emit_deleted(ctx, DeleteReason::Timeout);
+                    let reason = if dpd::enabled(&self.cfg) {
+                        DeleteReason::DeadPeer
+                    } else {
+                        DeleteReason::Timeout
+                    };
+                    self.emit_deleted(ctx, reason);
                     Next::Remove
                 } else {
                     self.fail(ctx, FailureReason::Timeout { tries })
@@ -404,7 +531,11 @@ impl IkeSa {
         match &self.state {
             State::InitSent(_) => SaPhase::Connecting,
             State::AuthSent(_) | State::InitDone(_) => SaPhase::Authenticating,
-            State::Established(_) if self.closing => SaPhase::Deleting,
+            State::Established(_)
+                if self.closing || self.superseded || self.redundant_until.is_some() =>
+            {
+                SaPhase::Deleting
+            }
             State::Established(_) => SaPhase::Established,
             State::Closed { .. } => SaPhase::Closed,
         }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// What our outstanding request is for, so the response is dispatched to the right handler.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum RequestKind {
     IkeSaInit,
     IkeAuth,
@@ -18,6 +18,10 @@ pub(crate) enum RequestKind {
     DeleteChild(Vec<u32>),
     /// Any other INFORMATIONAL (e.g. an empty liveness check).
     Informational,
+    /// CREATE_CHILD_SA for a new CHILD_SA or a CHILD_SA rekey (RFC 7296 1.3.1, 1.3.3).
+    CreateChild(Box<super::create_child::ChildRequest>),
+    /// CREATE_CHILD_SA rekeying the IKE SA (RFC 7296 1.3.2).
+    RekeyIke(Box<super::rekey_ike::IkeRekeyRequest>),
 }
 
 /// The one request we have in flight on an IKE SA (window size 1, RFC 7296 2.3).
@@ -28,6 +32,8 @@ pub(crate) struct Outstanding {
     /// Retransmissions sent so far (the original send is not counted).
     pub retransmits: u32,
     pub deadline: Instant,
+    /// Give up at this instant even if retransmissions remain (DPD timeout, RFC 7296 2.4).
+    pub give_up_at: Option<Instant>,
 }
 
 /// What to do when the retransmission timer fires.
@@ -50,12 +56,22 @@ impl Outstanding {
             transmit,
             retransmits: 0,
             deadline: now.checked_add(cfg.wait_after(0)).unwrap_or(now),
+            give_up_at: None,
         }
+    }
+
+    /// Cap the schedule: give up `limit` after now (the first send).
+    pub fn give_up_after(mut self, now: Instant, limit: std::time::Duration) -> Self {
+        let at = now.checked_add(limit).unwrap_or(now);
+        self.give_up_at = Some(at);
+        self.deadline = self.deadline.min(at);
+        self
     }
 
     /// Called when `deadline` has passed.
     pub fn on_timeout(&mut self, now: Instant, cfg: &RetransmitConfig) -> OnTimeout {
-        if self.retransmits >= cfg.tries {
+        let capped = self.give_up_at.is_some_and(|g| g <= now);
+        if self.retransmits >= cfg.tries || capped {
             return OnTimeout::GiveUp {
                 tries: self.retransmits,
             };
@@ -64,6 +80,9 @@ impl Outstanding {
         self.deadline = now
             .checked_add(cfg.wait_after(self.retransmits))
             .unwrap_or(now);
+        if let Some(g) = self.give_up_at {
+            self.deadline = self.deadline.min(g);
+        }
         OnTimeout::Resend(self.transmit.clone())
     }
 }

@@ -162,6 +162,9 @@ pub fn config(
     c.esp_proposals = esp.iter().map(|s| parse_esp(s).unwrap()).collect();
     c.local_ts = vec![ts_any()];
     c.remote_ts = vec![ts_any()];
+    // No timers by default so `drive()` reaches quiescence; rekey tests set lifetimes.
+    c.ike_lifetime = ikev2::Lifetime::unlimited();
+    c.child_lifetime = ikev2::Lifetime::unlimited();
     c
 }
 
@@ -453,4 +456,164 @@ pub fn with_roles(
     a.role = ra;
     b.role = rb;
     (a, b)
+}
+
+/// The data plane a gateway would hold after applying a node's events in order (the rules
+/// documented on `Event::ChildSaRekeyed`): inbound SAs by SPI, and the outbound SAs it sends
+/// on (one per child; two only while a duplicate IKE SA exists).
+#[derive(Default, Debug, Clone)]
+pub struct Plane {
+    /// inbound SPI -> (child, keys)
+    pub inbound: std::collections::BTreeMap<u32, (String, Secret)>,
+    /// outbound SPI -> (child, keys)
+    pub outbound: std::collections::BTreeMap<u32, (String, Secret)>,
+    /// new inbound SPI -> (child, old outbound SPI, new outbound SPI, keys)
+    pub pending: std::collections::BTreeMap<u32, (String, u32, u32, Secret)>,
+    /// Problems seen while applying (e.g. an outbound switch to an unknown SA).
+    pub errors: Vec<String>,
+}
+
+impl Plane {
+    pub fn apply(&mut self, e: &Event) {
+        match e {
+            Event::ChildSaEstablished(c) => {
+                self.inbound
+                    .insert(c.inbound_spi, (c.child.clone(), c.inbound_keys.clone()));
+                self.outbound
+                    .insert(c.outbound_spi, (c.child.clone(), c.outbound_keys.clone()));
+            }
+            Event::ChildSaRekeyed {
+                child,
+                new,
+                outbound_now,
+                old_outbound_spi,
+                ..
+            } => {
+                self.inbound
+                    .insert(new.inbound_spi, (child.clone(), new.inbound_keys.clone()));
+                if *outbound_now {
+                    self.outbound.remove(old_outbound_spi);
+                    self.outbound
+                        .insert(new.outbound_spi, (child.clone(), new.outbound_keys.clone()));
+                } else {
+                    self.pending.insert(
+                        new.inbound_spi,
+                        (
+                            child.clone(),
+                            *old_outbound_spi,
+                            new.outbound_spi,
+                            new.outbound_keys.clone(),
+                        ),
+                    );
+                }
+            }
+            Event::ChildSaOutboundReady {
+                inbound_spi,
+                outbound_spi,
+                ..
+            } => match self.pending.remove(inbound_spi) {
+                Some((child, old, out, keys)) if out == *outbound_spi => {
+                    self.outbound.remove(&old);
+                    self.outbound.insert(out, (child, keys));
+                }
+                other => self.errors.push(format!(
+                    "outbound ready for unknown {inbound_spi:x}: {other:?}"
+                )),
+            },
+            Event::ChildSaDeleted {
+                inbound_spi,
+                outbound_spi,
+                ..
+            } => {
+                self.pending.remove(inbound_spi);
+                self.outbound.remove(outbound_spi);
+                if self.inbound.remove(inbound_spi).is_none() {
+                    self.errors
+                        .push(format!("deleted unknown inbound {inbound_spi:x}"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Node {
+    pub fn plane(&self) -> Plane {
+        let mut p = Plane::default();
+        for (_, e) in &self.events {
+            p.apply(e);
+        }
+        p
+    }
+
+    /// Requests this node answered more than once with different bytes (i.e. processed twice
+    /// instead of replaying the cached response): (SPIi, SPIr, message ID).
+    pub fn double_processed(&self) -> Vec<(u64, u64, u32)> {
+        let mut seen: std::collections::BTreeMap<(u64, u64, u32), Vec<u8>> = Default::default();
+        let mut dup = Vec::new();
+        for (_, t) in &self.sent {
+            let Ok(h) = ikev2::wire::decode_header(&t.payload) else {
+                continue;
+            };
+            if !h.flags.response() || h.exchange == ikev2::wire::ExchangeType::IKE_SA_INIT {
+                continue;
+            }
+            let k = (h.spi_i, h.spi_r, h.message_id);
+            match seen.get(&k) {
+                Some(b) if *b != t.payload => dup.push(k),
+                Some(_) => {}
+                None => {
+                    seen.insert(k, t.payload.clone());
+                }
+            }
+        }
+        dup
+    }
+}
+
+/// A's outbound SAs are exactly B's inbound ones with the same keys and vice versa, one per
+/// child, nothing pending. Returns the number of child pairs.
+pub fn assert_planes_mirror(p: &Pair) -> usize {
+    let (a, b) = (p.a.plane(), p.b.plane());
+    assert!(a.errors.is_empty(), "A plane: {:?}", a.errors);
+    assert!(b.errors.is_empty(), "B plane: {:?}", b.errors);
+    assert!(a.pending.is_empty(), "A pending: {:?}", a.pending.keys());
+    assert!(b.pending.is_empty(), "B pending: {:?}", b.pending.keys());
+    for (x, y, n) in [(&a, &b, "A->B"), (&b, &a, "B->A")] {
+        assert_eq!(x.outbound.len(), y.inbound.len(), "{n}: {x:?} / {y:?}");
+        for (out, (_, keys)) in &x.outbound {
+            let got = y.inbound.get(out).map(|v| &v.1);
+            assert_eq!(
+                got,
+                Some(keys),
+                "{n}: outbound {out:x} not installed at the peer"
+            );
+        }
+    }
+    assert_eq!(a.inbound.len(), a.outbound.len(), "A: one pair per child");
+    a.outbound.len()
+}
+
+impl Pair {
+    /// Like `drive_for`, but after every step check that every outbound SA either node
+    /// sends on is installed as inbound at the other (make-before-break).
+    pub fn drive_checked(&mut self, max: Duration) {
+        let limit = self.now + max;
+        for _ in 0..200_000 {
+            if !self.step(limit) {
+                return;
+            }
+            let (a, b) = (self.a.plane(), self.b.plane());
+            for (x, y, n) in [(&a, &b, "A->B"), (&b, &a, "B->A")] {
+                for (out, (child, _)) in &x.outbound {
+                    assert!(
+                        y.inbound.contains_key(out),
+                        "{n} at {:?}: {child} sends on {out:x}, not installed at the peer",
+                        self.elapsed()
+                    );
+                }
+            }
+        }
+        panic!("simulation did not settle");
+    }
 }
