@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# The test command (README, and what .ci/run calls): formatting, lints, unit and property tests,
-# fuzz-corpus replays, and the interop tests against a real strongSwan in network namespaces.
+# The test command (README, and what .ci/run calls): formatting, lints, the appliance boot test,
+# a short benchmark smoke run, then the unit/property tests, fuzz-corpus replays and the interop
+# tests against a real strongSwan in network namespaces (cargo test, last).
 # Run as root on Debian 12; interop tests skip loudly when not root.
+#   IPSECGW_BOOT_TEST=0   skip the appliance boot test (it builds a Debian image; ~5 min cold)
+#   IPSECGW_BENCH=0       skip the benchmark smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
+stamp() { echo "== [$(( $(date +%s) - start ))s] $*"; }
+root=0
 if [ "$(id -u)" -eq 0 ]; then
+  root=1
   scripts/install-deps.sh
 else
   echo "test.sh: NOT ROOT: dependencies not installed, interop tests will be skipped" >&2
 fi
-echo "== cargo fmt --check"
+stamp "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stamp "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== build (release binaries used by the interop tests)"
+stamp "build (release binaries used by the interop tests)"
 cargo build --release --locked -p gateway -p interop-tests --bins
-echo "== cargo test"
+if [ "$root" = 1 ] && [ "${IPSECGW_BOOT_TEST:-1}" != 0 ]; then
+  stamp "appliance boot test (Debian image under QEMU, tunnel to strongSwan)"
+  appliance/test-boot.sh
+fi
+if [ "$root" = 1 ] && [ "${IPSECGW_BENCH:-1}" != 0 ]; then
+  stamp "benchmark smoke run (scripts/bench.sh --quick --only plain,ipsecgw)"
+  scripts/bench.sh --quick --only plain,ipsecgw
+fi
+stamp "cargo test"
 cargo test --workspace --locked 2>&1
+stamp "done"
