@@ -5,6 +5,7 @@
 //! temporary directory is removed on drop (and, for binaries, on SIGINT/SIGTERM via
 //! [`cleanup::install_signal_cleanup`]).
 
+pub mod azure_policy;
 pub mod capture;
 pub mod cleanup;
 pub mod error;

@@ -18,11 +18,8 @@ use std::time::{Duration, Instant};
 // once lib.rs declares it).
 use interop_tests::{scenario, strongswan, topology};
 
-#[path = "../src/azure_policy.rs"]
-#[allow(dead_code)]
-mod azure_policy;
-
-use azure_policy::{custom, policy_based_swanctl, AzurePolicy, ConnectionMode};
+use interop_tests::azure_policy;
+use interop_tests::azure_policy::{custom, policy_based_swanctl, AzurePolicy, ConnectionMode};
 use interop_tests::gateway_config::{ipsecgw_toml, GatewayOpts};
 use interop_tests::ipsecgw::{ipsecgw_bin, Ipsecgw};
 use interop_tests::proc::{wait_for, wait_for_some};
@@ -34,7 +31,6 @@ use interop_tests::Result;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 const MB: u64 = 1 << 20;
-const NEEDS_LIFECYCLE: &str = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)";
 
 fn must<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
@@ -262,7 +258,7 @@ static CASES: &[Case] = &[
     // comes up and its own rekey (with a modp2048 exchange) is accepted.
     Case {
         then: Then::GwRekeysChild,
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         ..default_suite(
             "default_i_pfs2048_gw_rekey",
             I,
@@ -308,33 +304,33 @@ static CASES: &[Case] = &[
     // The PFS groups at a CHILD_SA rekey forced by Azure.
     Case {
         then: Then::AzureRekeysChild,
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         gw_profile: Some("azure-gcm-ecp384"),
         ..case("pfs_ecp384_rekey", C1, I)
     },
     Case {
         then: Then::AzureRekeysChild,
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         ..case("pfs_ecp256_rekey", C2, R)
     },
     Case {
         then: Then::AzureRekeysChild,
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         ..case("pfs2048_rekey", C3, I)
     },
     Case {
         then: Then::AzureRekeysChild,
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         ..case("pfs24_rekey", C4, R)
     },
     Case {
         then: Then::AzureRekeysChild,
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         ..case("pfs2_rekey", C5, I)
     },
     Case {
         then: Then::AzureRekeysChild,
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         ..case("pfs_none_rekey", C7, R)
     },
     // Policy-based traffic selectors: every local x remote pair, one CHILD_SA each.
@@ -343,7 +339,7 @@ static CASES: &[Case] = &[
         gw_profile: Some("azure-default"),
         expect_ike: Some("AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024"),
         expect_esp: Some("AES_GCM_16-256"),
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         ..case("policy_based_2x2_four_child_sas", AzurePolicy::Default, I)
     },
     // A PFS mismatch: Azure's custom policy has PFS ECP384, ipsecgw's ESP none. check-config
@@ -353,7 +349,7 @@ static CASES: &[Case] = &[
         gw_profile: Some("azure-gcm-ecp384"),
         gw_esp: &["aes256gcm16"],
         then: Then::RekeyFailsOnPfsMismatch,
-        ignored: Some(NEEDS_LIFECYCLE),
+        ignored: None,
         ..case("pfs_mismatch_reported_at_rekey", C1, I)
     },
 ];
@@ -550,6 +546,16 @@ fn start(c: &Case) -> Running {
                     pairs.push((r, l)); // Azure's local = the VNet
                 }
             }
+            // kernel-libipsec installs a CHILD_SA's policies with a source address from the
+            // local selector: give the Azure stand-in one in each VNet half, as Azure's
+            // gateway subnet would have, or it refuses the second half with TS_UNACCEPTABLE.
+            must(lab.azure.ip(&[
+                "addr",
+                "add",
+                "10.1.0.129/32",
+                "dev",
+                topology::AZURE_INSIDE_IF,
+            ]));
             let dir = must(lab.dir.subdir("azure"));
             let charon = must(Charon::start(&lab.azure, &dir, &CharonConfig::new(vec![])));
             let path = dir.join("swanctl-policy-based.conf");
@@ -910,7 +916,6 @@ matrix_tests! {
     default_r_ike_aes256_sha256_esp_aes256_sha256;
     default_r_ike_aes128_sha1_esp_gcm256;
     default_i_ike_aes128_sha256_esp_aes128_sha1;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     default_i_pfs2048_gw_rekey;
     mode_azure_initiator_only;
     mode_azure_responder_only;
@@ -922,21 +927,13 @@ matrix_tests! {
     custom_aes256_sha384_ecp384_esp_gcm192_nopfs_r;
     custom_gcm256_sha256_dh14_esp_aes128_sha1_nopfs_i;
     custom_gcm256_sha256_ecp256_pfs_ecp256_r;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     pfs_ecp384_rekey;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     pfs_ecp256_rekey;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     pfs2048_rekey;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     pfs24_rekey;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     pfs2_rekey;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     pfs_none_rekey;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     policy_based_2x2_four_child_sas;
-    #[ignore = "needs CHILD_SA rekey/multiple CHILD_SAs (lifecycle work)"]
     pfs_mismatch_reported_at_rekey;
 }
 

@@ -158,6 +158,12 @@ pub struct Connection {
     /// How long a rekeyed-away inbound CHILD_SA keeps decrypting after its DELETE (RFC 7296
     /// 2.8 make-before-break): packets the peer sent just before switching still arrive.
     pub rekey_grace: Duration,
+    /// Several connections reaching the same remote prefixes (Azure active-active): their
+    /// group name, how traffic spreads over the group's up tunnels, and this tunnel's rank
+    /// for active-standby (lower is preferred).
+    pub ha_group: Option<String>,
+    pub ha_mode: crate::daemon::ha::HaMode,
+    pub ha_priority: u32,
     pub dpd_timeout: Duration,
     pub dpd_action: DpdAction,
     pub retransmit: Retransmit,

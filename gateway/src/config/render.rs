@@ -212,6 +212,17 @@ fn connection(c: &Connection) -> Table {
     t.insert("rand_time".into(), d(c.lifetime.rand_time));
     t.insert("dpd_delay".into(), d(c.dpd_delay));
     t.insert("rekey_grace".into(), d(c.rekey_grace));
+    if let Some(g) = &c.ha_group {
+        t.insert("ha_group".into(), toml::Value::String(g.clone()));
+        t.insert(
+            "ha_mode".into(),
+            toml::Value::String(c.ha_mode.as_str().into()),
+        );
+        t.insert(
+            "ha_priority".into(),
+            toml::Value::Integer(i64::from(c.ha_priority)),
+        );
+    }
     t.insert("dpd_timeout".into(), d(c.dpd_timeout));
     let dpd = match c.dpd_action {
         DpdAction::Clear => "clear",

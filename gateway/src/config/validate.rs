@@ -442,6 +442,21 @@ fn connection(
         base,
         tries,
     };
+    let ha_group = raw.ha_group.take().filter(|g| !g.trim().is_empty());
+    let ha_mode = match raw.ha_mode.take() {
+        None => crate::daemon::ha::HaMode::default(),
+        Some(m) => match crate::daemon::ha::HaMode::parse(&m) {
+            Some(mode) => mode,
+            None => {
+                c.err(
+                    "ha_mode",
+                    format!("`{m}` is not one of \"ecmp\", \"active-standby\""),
+                );
+                crate::daemon::ha::HaMode::default()
+            }
+        },
+    };
+    let ha_priority = c.int("ha_priority", raw.ha_priority.take(), 100, 0..=65535, "") as u32;
 
     let mtu = c.int(
         "mtu",
@@ -530,6 +545,9 @@ fn connection(
         },
         dpd_delay,
         rekey_grace,
+        ha_group,
+        ha_mode,
+        ha_priority,
         dpd_timeout,
         dpd_action,
         retransmit,
@@ -895,6 +913,44 @@ fn selectors(c: &mut Ctx<'_>, key: &str, v: Option<StrList>) -> Vec<Prefix> {
 }
 
 fn cross_checks(conns: &[Connection], errs: &mut ConfigErrors) {
+    // Connections reaching the same remote prefixes share one route: they must say how
+    // (one ha_group, one ha_mode), or the last one up would silently take the route.
+    for (i, a) in conns.iter().enumerate() {
+        for b in &conns[i + 1..] {
+            let overlap = a.children.iter().flat_map(|c| &c.remote_ts).any(|x| {
+                b.children
+                    .iter()
+                    .flat_map(|c| &c.remote_ts)
+                    .any(|y| x.overlaps(y))
+            });
+            if !overlap {
+                continue;
+            }
+            let path = join(&join("connections", &b.name), "ha_group");
+            match (&a.ha_group, &b.ha_group) {
+                (Some(ga), Some(gb)) if ga == gb => {
+                    if a.ha_mode != b.ha_mode {
+                        errs.push(
+                            join(&join("connections", &b.name), "ha_mode"),
+                            format!(
+                                "`{}` differs from connection `{}` (`{}`) in ha_group `{ga}`: use one mode per group",
+                                b.ha_mode.as_str(),
+                                a.name,
+                                a.ha_mode.as_str()
+                            ),
+                        );
+                    }
+                }
+                _ => errs.push(
+                    path,
+                    format!(
+                        "its remote_ts overlap connection `{}`'s: give both the same ha_group (e.g. ha_group = \"azure\", ha_mode = \"ecmp\" for Azure active-active)",
+                        a.name
+                    ),
+                ),
+            }
+        }
+    }
     let mut tun: BTreeMap<&str, &str> = BTreeMap::new();
     let mut remotes: BTreeMap<(IpAddr, Option<IpAddr>), &str> = BTreeMap::new();
     for c in conns {

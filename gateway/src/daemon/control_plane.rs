@@ -121,9 +121,77 @@ pub struct ControlPlane {
     pub started: Instant,
     pub fast_path_mode: String,
     pub shutting_down: bool,
+    /// Routes of HA groups as installed, and whether tunnel states changed since.
+    pub ha_installed: Vec<super::ha::DesiredRoute>,
+    pub ha_dirty: bool,
+    pub multipath: Option<crate::io::multipath::MultipathRoutes>,
 }
 
 impl ControlPlane {
+    /// Re-computes the routes of HA groups from the tunnels' states and applies the changes
+    /// (active-active: a multipath route over every up tunnel; active-standby: the preferred up
+    /// tunnel). Called after events that bring a tunnel up or down.
+    pub async fn reconcile_ha(&mut self) {
+        use super::ha::{desired_routes, plan, HaMode, HaTunnel, RouteChange};
+        use crate::io::multipath::DevNexthop;
+        self.ha_dirty = false;
+        let grouped: Vec<HaTunnel> = self
+            .tunnels
+            .iter()
+            .filter(|t| t.conn.ha_group.is_some())
+            .map(|t| HaTunnel {
+                name: t.conn.name.clone(),
+                group: t.conn.ha_group.clone(),
+                priority: t.conn.ha_priority,
+                weight: 1,
+                up: t.ike.is_some() && !t.sas.children.is_empty(),
+                ifindex: t.tun.ifindex(),
+                prefixes: t
+                    .conn
+                    .children
+                    .iter()
+                    .flat_map(|c| &c.remote_ts)
+                    .filter_map(|p| crate::io::routes::IpPrefix::new(p.addr, p.len).ok())
+                    .collect(),
+            })
+            .collect();
+        if grouped.is_empty() && self.ha_installed.is_empty() {
+            return;
+        }
+        let modes: HashMap<String, HaMode> = self
+            .tunnels
+            .iter()
+            .filter_map(|t| t.conn.ha_group.clone().map(|g| (g, t.conn.ha_mode)))
+            .collect();
+        let desired = desired_routes(&grouped, |g| modes.get(g).copied().unwrap_or_default());
+        if self.multipath.is_none() {
+            self.multipath = crate::io::multipath::MultipathRoutes::connect().ok();
+        }
+        let Some(mp) = &self.multipath else { return };
+        for change in plan(&self.ha_installed, &desired) {
+            let r = match &change {
+                RouteChange::Set(route) => {
+                    let hops: Vec<DevNexthop> = route
+                        .nexthops
+                        .iter()
+                        .map(|h| DevNexthop {
+                            ifindex: h.ifindex,
+                            weight: h.weight,
+                        })
+                        .collect();
+                    tracing::info!(prefix = %route.prefix, nexthops = hops.len(), held = route.held, "HA route");
+                    mp.replace(&route.prefix, &hops).await
+                }
+                RouteChange::Remove(prefix) => mp.remove(prefix).await,
+            };
+            if let Err(e) = r {
+                tracing::warn!(error = %e, ?change, "cannot apply HA route");
+                self.ha_dirty = true;
+            }
+        }
+        self.ha_installed = desired;
+    }
+
     fn tunnel_of(&mut self, peer: PeerId) -> Option<&mut Tunnel> {
         self.tunnels.iter_mut().find(|t| t.peer == peer)
     }
@@ -272,6 +340,14 @@ impl ControlPlane {
     }
 
     fn apply(&mut self, now: Instant, ev: Event) {
+        if matches!(
+            ev,
+            Event::ChildSaEstablished(_)
+                | Event::ChildSaDeleted { .. }
+                | Event::IkeSaDeleted { .. }
+        ) {
+            self.ha_dirty = true;
+        }
         match ev {
             Event::IkeSaEstablished {
                 peer,
@@ -460,7 +536,18 @@ impl ControlPlane {
                 {
                     t.peer_proposals = Some(p.clone());
                 }
-                t.last_error = Some(error.to_string());
+                let mut msg = error.to_string();
+                if let FailureReason::ChildNoProposalChosen {
+                    ours,
+                    theirs: Some(theirs),
+                } = &error
+                {
+                    if let Some(hint) = pfs_hint(ours, theirs) {
+                        tracing::warn!(tunnel = %t.conn.name, "{hint}");
+                        msg = format!("{msg}; {hint}");
+                    }
+                }
+                t.last_error = Some(msg);
                 if !shutting_down && t.wants_up() && t.ike.is_none() {
                     t.retry_at = Some(now + t.retry_delay);
                     t.retry_delay = (t.retry_delay * 2).min(RETRY_MAX);
@@ -517,6 +604,32 @@ impl ControlPlane {
     /// True while a DELETE is still unanswered.
     pub fn any_ike_up(&self) -> bool {
         self.tunnels.iter().any(|t| t.ike.is_some())
+    }
+}
+
+/// When two ESP proposal lists differ only in their key exchange, say so: a PFS mismatch
+/// passes IKE_AUTH (no key exchange there) and first fails at the CHILD_SA rekey.
+fn pfs_hint(ours: &str, theirs: &str) -> Option<String> {
+    const GROUPS: [&str; 7] = [
+        "MODP_1024",
+        "MODP_2048_256",
+        "MODP_2048",
+        "ECP_256",
+        "ECP_384",
+        "CURVE_25519",
+        "CURVE25519",
+    ];
+    let group_in = |s: &str| GROUPS.iter().find(|g| s.contains(*g)).copied();
+    match (group_in(ours), group_in(theirs)) {
+        (None, Some(g)) => Some(format!(
+            "PFS mismatch: the peer requires PFS with {g} and we offer none; add the group to esp_proposals (e.g. aes256gcm16-{})",
+            g.to_lowercase().replace('_', "")
+        )),
+        (Some(g), None) => Some(format!(
+            "PFS mismatch: we require PFS with {g} and the peer offers none; remove the group from esp_proposals or enable PFS on the peer"
+        )),
+        (Some(a), Some(b)) if a != b => Some(format!("PFS mismatch: we use {a}, the peer {b}; use the same PFS group on both sides")),
+        _ => None,
     }
 }
 

@@ -9,13 +9,12 @@
 //! Each thread owns its buffers (allocated once), loads the SA snapshots once per batch, and
 //! flushes whenever a read would block, so batching never adds delay at low load.
 
-use super::datapath::{GatewayDrops, InboundTable, TunnelMap, TunnelPath};
+use super::datapath::{GatewayDrops, InboundPath, InboundTable, TunnelMap, TunnelPath};
 use crate::dataplane::{icmp_ptb, mss_clamp};
 use crate::io::tun_gro::TcpCoalescer;
 use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
 use crate::io::{PacketBatch, Tun, TxArena, UdpBatchSocket, UdpRecvBatch, Waker};
 use esp::{NextHeader, Payload, Udp4500};
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -239,7 +238,7 @@ pub fn spawn_inbound(ctx: InboundCtx) -> io::Result<JoinHandle<()>> {
 fn inbound_loop(ctx: &InboundCtx) {
     let mut rb = UdpRecvBatch::new(UDP_BATCH, 65535);
     // One output batch per tunnel, created on the tunnel's first packet and reused.
-    let mut out: HashMap<usize, TunOut> = HashMap::new();
+    let mut out: Vec<(usize, TunOut)> = Vec::new();
     let local = ctx.sock.local_addr();
     loop {
         match ctx.sock.recv_batch(&mut rb) {
@@ -267,9 +266,9 @@ fn inbound_loop(ctx: &InboundCtx) {
     }
 }
 
-fn flush_tuns(ctx: &InboundCtx, out: &mut HashMap<usize, TunOut>) {
+fn flush_tuns(ctx: &InboundCtx, out: &mut Vec<(usize, TunOut)>) {
     let tunnels = ctx.tunnels.load();
-    out.retain(|id, _| tunnels.contains_key(id));
+    out.retain(|(id, _)| tunnels.contains_key(id));
     for (id, o) in out.iter_mut() {
         let Some((tp, tun)) = tunnels.get(id) else {
             continue;
@@ -320,10 +319,12 @@ fn decapsulate_batch(
     ctx: &InboundCtx,
     local: SocketAddr,
     rb: &mut UdpRecvBatch,
-    out: &mut HashMap<usize, TunOut>,
+    out: &mut Vec<(usize, TunOut)>,
 ) {
     let table = ctx.table.snapshot();
     let tunnels = ctx.tunnels.load();
+    // Consecutive datagrams nearly always share an SA: skip the hash lookups for repeats.
+    let mut last_sa: Option<(u32, &Arc<InboundPath>)> = None;
     for d in rb.iter_mut() {
         let spi = match esp::classify_udp_4500(d.data) {
             Udp4500::Ike(ike) => {
@@ -343,9 +344,16 @@ fn decapsulate_batch(
                 None => continue,
             },
         };
-        let Some(path) = table.get(&spi) else {
-            ctx.drops.unknown_spi.fetch_add(1, Ordering::Relaxed);
-            continue;
+        let path = match last_sa {
+            Some((s, p)) if s == spi => p,
+            _ => {
+                let Some(p) = table.get(&spi) else {
+                    ctx.drops.unknown_spi.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                last_sa = Some((spi, p));
+                p
+            }
         };
         // Errors are counted per kind by the SA itself.
         let Ok(dec) = path.sa.decapsulate(d.data) else {
@@ -377,9 +385,17 @@ fn decapsulate_batch(
         if let Some(m) = mss {
             mss_clamp::clamp_mss(inner, m);
         }
-        out.entry(path.tunnel)
-            .or_insert_with(TunOut::new)
-            .push(tp, tun, inner);
+        let slot = match out.iter().position(|(id, _)| *id == path.tunnel) {
+            Some(i) => i,
+            None => {
+                // Once per tunnel for the worker's lifetime (buffers are kept).
+                out.push((path.tunnel, TunOut::new()));
+                out.len() - 1
+            }
+        };
+        if let Some((_, o)) = out.get_mut(slot) {
+            o.push(tp, tun, inner);
+        }
     }
 }
 

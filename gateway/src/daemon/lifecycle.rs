@@ -79,8 +79,14 @@ impl ControlPlane {
             .flat_map(|c| c.remote_ts.iter())
             .filter_map(|p| IpPrefix::new(p.addr, p.len).ok())
             .collect();
+        // Grouped tunnels (active-active) share their routes: `reconcile_ha` installs them.
+        let own_routes: &[IpPrefix] = if conn.ha_group.is_some() {
+            &[]
+        } else {
+            &prefixes
+        };
         self.routes
-            .add_routes(ifindex, &prefixes)
+            .add_routes(ifindex, own_routes)
             .await
             .map_err(|e| {
                 format!(
@@ -117,6 +123,7 @@ impl ControlPlane {
             tunnel = %conn.name, tun = %conn.tun_name, mtu = conn.mtu, offload = ?tun.offload(),
             routes = ?prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "tunnel device ready"
         );
+        self.ha_dirty = true;
         self.tunnels.push(Tunnel {
             conn: conn.clone(),
             peer,
@@ -158,6 +165,7 @@ impl ControlPlane {
         let mut map = HashMap::clone(&self.tunnel_map.load());
         map.remove(&t.path.index);
         self.tunnel_map.store(Arc::new(map));
+        self.ha_dirty = true;
         tracing::info!(tunnel = %name, "tunnel removed");
     }
 

@@ -6,6 +6,7 @@
 pub mod control_plane;
 pub mod datapath;
 pub mod fast_path;
+pub mod ha;
 pub mod lifecycle;
 pub mod peer_config;
 pub mod sa_install;
@@ -72,10 +73,21 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
         started: Instant::now(),
         fast_path_mode: String::new(),
         shutting_down: false,
+        ha_installed: Vec::new(),
+        ha_dirty: false,
+        multipath: None,
     };
+    if cp.config.connections.iter().any(|c| c.ha_group.is_some()) {
+        cp.multipath = Some(crate::io::multipath::MultipathRoutes::connect()?);
+        // Hash flows on ports too, so one VPC host's flows spread over ECMP tunnels.
+        if let Err(e) = std::fs::write("/proc/sys/net/ipv4/fib_multipath_hash_policy", "1") {
+            tracing::warn!(error = %e, "cannot set net.ipv4.fib_multipath_hash_policy=1");
+        }
+    }
     for conn in &connections {
         cp.open_tunnel(conn).await?;
     }
+    cp.reconcile_ha().await;
     cp.fast_path_mode = describe_fast_path(&cp.tunnels, &cp.sockets);
     tracing::info!(fast_path = %cp.fast_path_mode, "fast path");
 
@@ -134,6 +146,9 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
     loop {
         let now = Instant::now();
         cp.flush(now);
+        if cp.ha_dirty {
+            cp.reconcile_ha().await;
+        }
         if now.duration_since(last_snapshot) >= Duration::from_secs(1) {
             let snap = status::snapshot(&cp, now);
             if let Some(m) = &metrics {

@@ -6,6 +6,7 @@
 //! read would block, flushes what it has, then parks in [`poll::wait_readable`] with a timeout
 //! and a shared [`poll::Waker`] so it notices shutdown promptly.
 
+pub mod multipath;
 pub mod nat_t;
 pub mod netns;
 pub mod packet_batch;

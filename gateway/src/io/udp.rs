@@ -18,8 +18,13 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::poll::{self, Readiness, Waker};
 
-/// Socket buffer size asked for (forced past `net.core.[rw]mem_max` when running as root).
+/// Send buffer size asked for (forced past `net.core.wmem_max` when running as root).
 pub const SOCKET_BUFFER_BYTES: usize = 8 << 20;
+/// Receive buffer size. ESP waits here when the inbound worker is the slowest stage, so under
+/// a saturating TCP stream it is the tunnel's standing queue (measured: up to ~7 MB, ping p99
+/// 5-9 ms at 6.5 Gbit/s). 1 MiB cut p99 only to ~4 ms while TCP retransmits rose from ~0 to
+/// 30k-190k per 5 s; the fix is AQM (docs/fast-path.md), not a smaller buffer.
+pub const RECV_BUFFER_BYTES: usize = 8 << 20;
 /// Largest UDP payload in one (GSO) send: 65535 - 20 (IPv4) - 8 (UDP).
 pub const MAX_GSO_PAYLOAD: usize = 65507;
 /// Receive buffer size per message; a GRO batch never exceeds 64 KiB.
@@ -49,7 +54,7 @@ impl UdpBatchSocket {
         let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
         s.set_reuse_address(true)?;
         s.set_cloexec(true)?;
-        set_buffer_sizes(&s, SOCKET_BUFFER_BYTES);
+        set_buffer_sizes(&s, RECV_BUFFER_BYTES, SOCKET_BUFFER_BYTES);
         s.bind(&addr.into())?;
         let sock: UdpSocket = s.into();
         let state = UdpSocketState::new(UdpSockRef::from(&sock))?;
@@ -195,13 +200,13 @@ impl AsRawFd for UdpBatchSocket {
     }
 }
 
-fn set_buffer_sizes(s: &Socket, bytes: usize) {
+fn set_buffer_sizes(s: &Socket, recv: usize, send: usize) {
     // Best effort: the unforced size is capped by net.core.[rw]mem_max; the forced options
     // need CAP_NET_ADMIN and override the cap.
-    let _ = s.set_recv_buffer_size(bytes);
-    let _ = s.set_send_buffer_size(bytes);
-    let _ = set_int_opt(s, libc::SO_RCVBUFFORCE, bytes);
-    let _ = set_int_opt(s, libc::SO_SNDBUFFORCE, bytes);
+    let _ = s.set_recv_buffer_size(recv);
+    let _ = s.set_send_buffer_size(send);
+    let _ = set_int_opt(s, libc::SO_RCVBUFFORCE, recv);
+    let _ = set_int_opt(s, libc::SO_SNDBUFFORCE, send);
 }
 
 fn set_int_opt(s: &Socket, opt: libc::c_int, value: usize) -> io::Result<()> {
