@@ -31,5 +31,5 @@ if [ "$root" = 1 ] && [ "${IPSECGW_BENCH:-1}" != 0 ]; then
   scripts/bench.sh --quick --only plain,ipsecgw
 fi
 stamp "cargo test"
-cargo test --workspace --locked 2>&1
+cargo test --workspace --locked --no-fail-fast 2>&1
 stamp "done"
