@@ -43,13 +43,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
 fi
 
-if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
-  export PATH="$HOME/.cargo/bin:$PATH"
-fi
-if ! command -v cargo >/dev/null; then
-  echo "bench.sh: cargo not found: install Rust (https://rustup.rs), then rerun" >&2
-  exit 2
-fi
+. scripts/cargo-env.sh
 
 tools=target/bench-tools
 boringtun_version="${BORINGTUN_VERSION:-0.7.1}"

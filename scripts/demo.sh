@@ -12,6 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 scripts/install-deps.sh
+. scripts/cargo-env.sh
 echo "== building ipsecgw (release)"
 cargo build --release --locked -p gateway -p interop-tests --bins
 exec target/release/demo "$@"

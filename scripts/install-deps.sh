@@ -12,6 +12,8 @@ pkgs=(
   libstrongswan-extra-plugins libstrongswan-standard-plugins
   # namespaces, NAT, traffic, captures
   iproute2 iputils-ping nftables iperf3 procps util-linux
+  # C toolchain for ring (its build script compiles assembly and C)
+  gcc libc6-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -24,4 +26,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # charon must not run as a system service: the tests start their own instances.
 systemctl disable --now strongswan-starter strongswan 2>/dev/null || true
+# The Rust toolchain is not installed here (Debian 12's rustc is too old for this workspace):
+# scripts/cargo-env.sh finds a rustup toolchain, also the sudo user's.
 echo "install-deps: ok"

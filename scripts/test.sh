@@ -16,6 +16,7 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "test.sh: NOT ROOT: dependencies not installed, interop tests will be skipped" >&2
 fi
+. scripts/cargo-env.sh
 stamp "cargo fmt --check"
 cargo fmt --all -- --check
 stamp "cargo clippy"
