@@ -235,3 +235,19 @@ fn hostile_input_never_panics() {
     }
     assert!(replies > 100, "only {replies} replies built");
 }
+
+/// The reply is sourced from the packet's destination (reverse-path valid when written into
+/// the TUN), for both families.
+#[test]
+fn reply_source_is_the_packets_destination() {
+    use gateway::dataplane::icmp_ptb::ptb_source;
+    assert_eq!(
+        ptb_source(&udp_v4(1500, true)),
+        Some(IpAddr::V4(DST4.into()))
+    );
+    assert_eq!(
+        ptb_source(&icmp_v6(1500, Icmpv6Type::EchoRequest(IcmpEchoHeader { id: 1, seq: 1 }))),
+        Some(IpAddr::V6(DST6.into()))
+    );
+    assert_eq!(ptb_source(&[0x45, 0, 0]), None);
+}

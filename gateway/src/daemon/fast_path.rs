@@ -161,9 +161,9 @@ fn encapsulate_read(
         let Some(pkt) = buf.get_mut(at..at + len) else {
             continue;
         };
-        let (next_header, mss, icmp_src) = match pkt.first().map(|b| b >> 4) {
-            Some(4) => (NextHeader::Ipv4, tunnel.mss_v4, tunnel.icmp_source_v4),
-            Some(6) => (NextHeader::Ipv6, tunnel.mss_v6, tunnel.icmp_source_v6),
+        let (next_header, mss) = match pkt.first().map(|b| b >> 4) {
+            Some(4) => (NextHeader::Ipv4, tunnel.mss_v4),
+            Some(6) => (NextHeader::Ipv6, tunnel.mss_v6),
             _ => continue,
         };
         if let Some(m) = mss {
@@ -171,7 +171,7 @@ fn encapsulate_read(
         }
         if let Some(mtu) = icmp_ptb::needs_ptb(pkt, tunnel.mtu) {
             too_big += 1;
-            if let Some(src) = icmp_src {
+            if let Some(src) = icmp_ptb::ptb_source(pkt) {
                 if let Some(n) = icmp_ptb::build_ptb(pkt, mtu, src, scratch) {
                     if let Some(reply) = scratch.get(..n) {
                         icmp.push(reply);

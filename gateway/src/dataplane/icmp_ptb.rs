@@ -85,6 +85,20 @@ fn is_icmpv4_error(icmp_type: Option<u8>) -> bool {
     icmp_type.is_none_or(|t| matches!(t, 3 | 4 | 5 | 11 | 12))
 }
 
+/// The source address for the "packet too big" reply to `packet`: the packet's own
+/// destination. The reply is written into the TUN device, so the kernel receives it as if it
+/// came out of the tunnel: a source address of this host (e.g. the underlay address) is a
+/// martian there and silently dropped (unless `accept_local` is set), while the destination's
+/// route points into the tunnel, so reverse-path filtering accepts it. Hosts match a PTB by
+/// the quoted header, not by its source (RFC 1191 section 4, RFC 8201 section 4), so this is
+/// what reaches them reliably.
+pub fn ptb_source(packet: &[u8]) -> Option<IpAddr> {
+    match IpSlice::from_slice(packet).ok()? {
+        IpSlice::Ipv4(v4) => Some(IpAddr::V4(v4.header().destination_addr())),
+        IpSlice::Ipv6(v6) => Some(IpAddr::V6(v6.header().destination_addr())),
+    }
+}
+
 /// Writes into `out` the "packet too big" reply to `packet` (which [`needs_ptb`] accepted for
 /// `mtu`), from `our_addr` to the packet's source, quoting as much of the packet as the RFCs
 /// allow and `out` holds. Returns the reply's length, or None if no reply is due, `our_addr`
