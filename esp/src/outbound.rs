@@ -164,22 +164,12 @@ impl OutboundSa {
         let pkt = buf
             .get_mut(esp_start..esp_end)
             .ok_or(EncapError::BadRange)?;
-        let (header, rest) = pkt
-            .split_at_mut_checked(ESP_HEADER_LEN)
-            .ok_or(EncapError::BadRange)?;
-        let (spi, seq_lo) = header.split_at_mut(4);
-        spi.copy_from_slice(&self.spi.to_be_bytes());
-        // Only the low 32 bits are transmitted (RFC 4303 section 2.2.1).
-        seq_lo.copy_from_slice(&(alloc.seq as u32).to_be_bytes());
-        let trailer_start = head.wrapping_sub(ESP_HEADER_LEN).wrapping_add(inner_len);
-        let trailer_end = rest.len().wrapping_sub(suite.icv_len());
-        let trailer = rest
-            .get_mut(trailer_start..trailer_end)
+        let trailer_end = pkt.len().wrapping_sub(suite.icv_len());
+        let trailer = pkt
+            .get_mut(end.wrapping_sub(esp_start)..trailer_end)
             .ok_or(EncapError::BadRange)?;
         write_trailer(trailer, next_header.value());
-        self.cipher
-            .seal(pkt, alloc.seq, self.esn)
-            .map_err(|_| EncapError::Cipher)?;
+        self.write_header_and_seal(pkt, alloc.seq)?;
 
         let rekey_signal = (soft_life || alloc.soft)
             && !self.rekey_requested.load(Ordering::Relaxed)
@@ -188,6 +178,67 @@ impl OutboundSa {
             esp: esp_start..esp_end,
             seq: alloc.seq,
             rekey_signal,
+        })
+    }
+
+    /// Writes SPI and the low 32 sequence number bits (RFC 4303 section 2.2.1: only those are
+    /// transmitted) in front of the IV, then writes the IV, encrypts and writes the ICV.
+    fn write_header_and_seal(&self, pkt: &mut [u8], seq: u64) -> Result<(), EncapError> {
+        let header = pkt.get_mut(..ESP_HEADER_LEN).ok_or(EncapError::BadRange)?;
+        let (spi, seq_lo) = header.split_at_mut(4);
+        spi.copy_from_slice(&self.spi.to_be_bytes());
+        seq_lo.copy_from_slice(&(seq as u32).to_be_bytes());
+        self.cipher
+            .seal(pkt, seq, self.esn)
+            .map_err(|_| EncapError::Cipher)
+    }
+
+    /// Test and fuzzing hook, not for sending: seals `buf[plaintext]` as the *complete* ESP
+    /// plaintext (payload, padding, pad length and next header, whatever their values) with
+    /// the next sequence number, writing SPI, sequence number and IV into the
+    /// `suite().headroom()` bytes in front of it and the ICV into the `suite().icv_len()`
+    /// bytes behind it. It lets tests reach the receiver's post-ICV trailer checks (RFC 4303
+    /// section 3.4.4.1 and 2.4) with authentic but malformed packets. CBC suites need a whole
+    /// number of blocks (RFC 3602 section 3), else [`EncapError::BadRange`] and no sequence
+    /// number is used. Lifetime counters are not touched.
+    #[doc(hidden)]
+    pub fn seal_plaintext(
+        &self,
+        buf: &mut [u8],
+        plaintext: Range<usize>,
+    ) -> Result<Encapsulated, EncapError> {
+        let suite = self.cipher.suite();
+        let Range { start, end } = plaintext;
+        if start > end || end > buf.len() {
+            return Err(EncapError::BadRange);
+        }
+        if let Suite::AesCbc(..) = suite {
+            if end.wrapping_sub(start) % crate::aes_cbc_hmac::BLOCK != 0 {
+                return Err(EncapError::BadRange);
+            }
+        }
+        let esp_start = start
+            .checked_sub(suite.headroom())
+            .ok_or(EncapError::NoHeadroom {
+                needed: suite.headroom(),
+                available: start,
+            })?;
+        let esp_end = end
+            .checked_add(suite.icv_len())
+            .filter(|&e| e <= buf.len())
+            .ok_or(EncapError::NoTailroom {
+                needed: suite.icv_len(),
+                available: buf.len().wrapping_sub(end),
+            })?;
+        let alloc = self.seq.allocate().ok_or(EncapError::SequenceExhausted)?;
+        let pkt = buf
+            .get_mut(esp_start..esp_end)
+            .ok_or(EncapError::BadRange)?;
+        self.write_header_and_seal(pkt, alloc.seq)?;
+        Ok(Encapsulated {
+            esp: esp_start..esp_end,
+            seq: alloc.seq,
+            rekey_signal: false,
         })
     }
 }

@@ -202,24 +202,66 @@ mod tests {
 
     #[test]
     fn concurrent_duplicates_accepted_exactly_once() {
+        // Four threads offer every number of 1..=20_000, each in a different order inside
+        // chunks of 1024, meeting at a barrier after each chunk. While any thread works on a
+        // chunk, `top` is at most the chunk's end, so no number of the chunk can fall out of
+        // the 4096 window: each number must be accepted by exactly one thread and rejected
+        // as `Replayed` by the three others. A double acceptance or a lost number fails.
+        const N: u64 = 20_000;
+        const CHUNK: u64 = 1024;
+        const THREADS: usize = 4;
         let w = ReplayWindow::new(4096);
-        let accepted = std::sync::atomic::AtomicU64::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    for seq in 1..=20_000u64 {
-                        if accept(&w, seq).is_ok() {
-                            accepted.fetch_add(1, Ordering::Relaxed);
+        let barrier = std::sync::Barrier::new(THREADS);
+        let per_thread: Vec<(Vec<u64>, u64)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (w, barrier) = (&w, &barrier);
+                    s.spawn(move || {
+                        let mut accepted = Vec::new();
+                        let mut replayed = 0u64;
+                        let mut lo = 1;
+                        while lo <= N {
+                            let hi = (lo + CHUNK - 1).min(N);
+                            let len = hi - lo + 1;
+                            for i in 0..len {
+                                // Ascending, descending, and strides 7 and 13, which are
+                                // coprime to the chunk lengths (1024 and 544): permutations.
+                                let seq = match t {
+                                    0 => lo + i,
+                                    1 => hi - i,
+                                    2 => lo + (i * 7) % len,
+                                    _ => lo + (i * 13 + 5) % len,
+                                };
+                                match accept(w, seq) {
+                                    Ok(()) => accepted.push(seq),
+                                    Err(ReplayReject::Replayed) => replayed += 1,
+                                    Err(ReplayReject::TooOld) => panic!("{seq} too old"),
+                                }
+                            }
+                            barrier.wait();
+                            lo = hi + 1;
                         }
-                    }
-                });
-            }
+                        (accepted, replayed)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        // Every number is accepted at most once; numbers that a faster thread pushed out
-        // of the window may be rejected by all, but never accepted twice.
-        assert!(accepted.load(Ordering::Relaxed) <= 20_000);
-        assert!(accepted.load(Ordering::Relaxed) >= 20_000 - 4096);
-        assert_eq!(w.top(), 20_000);
+        let mut times = vec![0u32; N as usize + 1];
+        let mut offered = 0u64;
+        for (accepted, replayed) in &per_thread {
+            offered += accepted.len() as u64 + replayed;
+            for &s in accepted {
+                times[s as usize] += 1;
+            }
+        }
+        let total: u64 = per_thread.iter().map(|p| p.0.len() as u64).sum();
+        assert_eq!(total, N, "exactly one acceptance per number");
+        for (s, &n) in times.iter().enumerate().skip(1) {
+            assert_eq!(n, 1, "sequence number {s} accepted {n} times");
+        }
+        assert_eq!(offered, 4 * N);
+        assert_eq!(w.top(), N);
     }
 
     proptest! {
