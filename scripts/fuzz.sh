@@ -12,7 +12,8 @@
 # Work corpora live in target/fuzz-work/<crate>/<target> (seeded from the committed corpus);
 # crash inputs are copied to <crate>/fuzz/regressions/<target>/, which the crates' corpus
 # replay tests (ikev2/tests/hostile_fuzz_corpus.rs, esp/tests/hostile_classify.rs,
-# esp/tests/decap_hostile_input.rs, gateway/tests/hostile_fuzz_corpus.rs) run on stable Rust.
+# esp/tests/decap_hostile_input.rs, esp/tests/decap_sealed_trailer.rs,
+# gateway/tests/hostile_fuzz_corpus.rs) run on stable Rust.
 # Needs nightly and cargo-fuzz (`cargo install cargo-fuzz --locked`).
 set -euo pipefail
 
@@ -26,7 +27,7 @@ WORK="$ROOT/target/fuzz-work"
 
 ALL=(
   ikev2/decode_message ikev2/decode_payloads ikev2/responder ikev2/sk_body ikev2/exchange
-  esp/decapsulate esp/classify_udp_4500
+  esp/decapsulate esp/decapsulate_sealed esp/classify_udp_4500
   gateway/config_parse gateway/nat_t_classify
 )
 if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL[@]}"); fi
