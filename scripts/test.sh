@@ -32,5 +32,13 @@ if [ "$root" = 1 ] && [ "${IPSECGW_BENCH:-1}" != 0 ]; then
   scripts/bench.sh --quick --only plain,ipsecgw
 fi
 stamp "cargo test"
-cargo test --workspace --locked --no-fail-fast 2>&1
-stamp "done"
+# The interop tests append their measurements (lost pings, rekeys, retransmits) here.
+rm -rf target/interop-results
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 || status=$?
+if compgen -G "target/interop-results/*.txt" >/dev/null; then
+  stamp "interop measurements (target/interop-results)"
+  cat target/interop-results/*.txt
+fi
+stamp "done (cargo test exit status $status)"
+exit "$status"

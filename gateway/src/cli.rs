@@ -60,7 +60,8 @@ pub enum Command {
     /// Run the gateway daemon.
     #[command(
         long_about = "Run the gateway daemon: bring up every connection (those with \
-                            start_action = \"start\" initiate at once), answer the peer, and \
+                            start_action = \"start\" initiate at once, those with \"add\" wait for \
+                            the peer), answer the peer, and \
                             serve the control socket and, if configured, Prometheus metrics. \
                             ipsecgw never forks; run it under systemd with Type=notify (it sends READY, RELOADING, STOPPING, WATCHDOG and a STATUS line). It needs \
                             CAP_NET_ADMIN (TUN devices, routes) and UDP ports 500 and 4500. \
@@ -111,7 +112,7 @@ pub enum Command {
                             ones are restarted. An invalid file is rejected as a whole and the \
                             running configuration stays in force."
     )]
-    Reload(SocketArgs),
+    Reload(ReloadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +163,20 @@ pub struct NameArgs {
     /// Connection name, as in [connections.NAME].
     #[arg(value_name = "NAME")]
     pub name: String,
+    /// Print the outcome as JSON on stdout: {"ok":true,"message":".."} or
+    /// {"ok":false,"error":".."} (the exit status is the same as without --json).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub socket: SocketArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// Print the outcome as JSON on stdout: {"ok":true,"message":".."} or
+    /// {"ok":false,"error":".."} (the exit status is the same as without --json).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub socket: SocketArgs,
 }
@@ -183,6 +198,7 @@ pub fn execute(cli: Cli, run: RunFn, out: &mut dyn Write, err: &mut dyn Write) -
             control_call(
                 &a.socket.socket,
                 &Request::Status,
+                json,
                 out,
                 err,
                 |resp, out| match resp {
@@ -202,16 +218,18 @@ pub fn execute(cli: Cli, run: RunFn, out: &mut dyn Write, err: &mut dyn Write) -
         Command::Initiate(a) => simple(
             &a.socket.socket,
             &Request::Initiate { name: a.name },
+            a.json,
             out,
             err,
         ),
         Command::Terminate(a) => simple(
             &a.socket.socket,
             &Request::Terminate { name: a.name },
+            a.json,
             out,
             err,
         ),
-        Command::Reload(a) => simple(&a.socket, &Request::Reload, out, err),
+        Command::Reload(a) => simple(&a.socket.socket, &Request::Reload, a.json, out, err),
     }
 }
 
@@ -321,14 +339,31 @@ fn check_config(file: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Writ
     }
 }
 
-fn simple(socket: &Path, req: &Request, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    control_call(socket, req, out, err, |resp, out| match resp {
+fn simple(
+    socket: &Path,
+    req: &Request,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    control_call(socket, req, json, out, err, |resp, out| match resp {
         Response::Ok { message } => {
-            let _ = writeln!(out, "{message}");
+            if json {
+                let v = serde_json::json!({ "ok": true, "message": message });
+                let _ = writeln!(out, "{v}");
+            } else {
+                let _ = writeln!(out, "{message}");
+            }
             true
         }
         other => unexpected(other, out),
     })
+}
+
+/// A failure in `--json` mode: `{"ok":false,"error":..}` on stdout.
+fn json_error(out: &mut dyn Write, message: &str) {
+    let v = serde_json::json!({ "ok": false, "error": message });
+    let _ = writeln!(out, "{v}");
 }
 
 fn unexpected(resp: Response, out: &mut dyn Write) -> bool {
@@ -336,17 +371,26 @@ fn unexpected(resp: Response, out: &mut dyn Write) -> bool {
     true
 }
 
-/// Sends `req`; errors from the daemon go to `err` with status 1, connection problems with 3.
+/// Sends `req`; errors from the daemon go to `err` (to `out` as JSON with `json`) with
+/// status 1, connection problems with 3.
 fn control_call(
     socket: &Path,
     req: &Request,
+    json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
     on_success: impl FnOnce(Response, &mut dyn Write) -> bool,
 ) -> u8 {
+    let fail = |out: &mut dyn Write, err: &mut dyn Write, message: &str| {
+        if json {
+            json_error(out, message);
+        } else {
+            let _ = writeln!(err, "ipsecgw: {message}");
+        }
+    };
     match control::request(socket, req) {
         Ok(Response::Error { message }) => {
-            let _ = writeln!(err, "ipsecgw: {message}");
+            fail(out, err, &message);
             EXIT_FAILED
         }
         Ok(resp) => {
@@ -357,11 +401,11 @@ fn control_call(
             }
         }
         Err(e @ ControlError::Connect { .. }) => {
-            let _ = writeln!(err, "ipsecgw: {e}");
+            fail(out, err, &e.to_string());
             EXIT_NO_DAEMON
         }
         Err(e) => {
-            let _ = writeln!(err, "ipsecgw: {e}");
+            fail(out, err, &e.to_string());
             EXIT_FAILED
         }
     }

@@ -189,6 +189,58 @@ fn binary_talks_to_the_socket() {
     );
 }
 
+/// `--json` on every verb that talks to the daemon: one JSON object on stdout, success or not,
+/// with the same exit status as the text form.
+#[test]
+fn every_verb_answers_in_json() {
+    let path = temp_socket("json");
+    let _rt = start_server(&path);
+    let sock = path.to_str().unwrap();
+    let parse = |out: &str| -> serde_json::Value {
+        serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"))
+    };
+    let (code, out, err) = ipsecgw(&["initiate", "azure", "--json", "--socket", sock]);
+    assert_eq!(code, 0, "{err}");
+    let v = parse(&out);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["message"], "initiating azure");
+    let (code, out, err) = ipsecgw(&["terminate", "nope", "--json", "--socket", sock]);
+    assert_eq!(code, 1);
+    assert!(err.is_empty(), "errors go to stdout as JSON: {err}");
+    let v = parse(&out);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"], "no connection named `nope`");
+    let (code, out, _) = ipsecgw(&["reload", "--json", "--socket", sock]);
+    assert_eq!(code, 0);
+    let v = parse(&out);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["message"], "reloaded: 1 connection unchanged");
+    let (code, out, _) = ipsecgw(&["status", "--json", "--socket", sock]);
+    assert_eq!(code, 0);
+    assert_eq!(parse(&out)["tunnels"][0]["state"], "waiting");
+    // No daemon: still one JSON object, exit status 3.
+    for verb in [
+        &["status", "--json"][..],
+        &["initiate", "azure", "--json"],
+        &["terminate", "azure", "--json"],
+        &["reload", "--json"],
+    ] {
+        let mut args = verb.to_vec();
+        args.extend(["--socket", "/nonexistent/ipsecgw.sock"]);
+        let (code, out, _) = ipsecgw(&args);
+        assert_eq!(code, 3, "{verb:?}");
+        let v = parse(&out);
+        assert_eq!(v["ok"], false, "{verb:?}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("is the daemon running?"),
+            "{verb:?}: {v}"
+        );
+    }
+}
+
 #[test]
 fn binary_reports_a_missing_daemon() {
     let (code, _, err) = ipsecgw(&["status", "--socket", "/nonexistent/ipsecgw.sock"]);

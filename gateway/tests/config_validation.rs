@@ -283,10 +283,21 @@ fn ranges_and_cross_checks() {
     has(
         &errs,
         "connections.azure.start_action",
-        &["start_action = \"none\""],
+        &["start_action = \"add\""],
     );
     let cfg = ok(&minimal("mode = \"responder\"", ""));
-    assert_eq!(cfg.connections[0].start_action, StartAction::None);
+    assert_eq!(cfg.connections[0].start_action, StartAction::Add);
+    // strongSwan's and AWS's word for "wait for the peer", and the older alias.
+    for word in ["add", "none", "ADD"] {
+        let cfg = ok(&minimal(&format!("start_action = \"{word}\""), ""));
+        assert_eq!(cfg.connections[0].start_action, StartAction::Add, "{word}");
+    }
+    let errs = errors(&minimal("start_action = \"trap\"", ""));
+    has(
+        &errs,
+        "connections.azure.start_action",
+        &["trap", "\"start\", \"add\""],
+    );
     let errs = errors(&minimal("mtu = \"big\"", ""));
     has(&errs, "connections.azure.mtu", &["invalid type"]);
 }

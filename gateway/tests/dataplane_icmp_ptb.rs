@@ -246,7 +246,10 @@ fn reply_source_is_the_packets_destination() {
         Some(IpAddr::V4(DST4.into()))
     );
     assert_eq!(
-        ptb_source(&icmp_v6(1500, Icmpv6Type::EchoRequest(IcmpEchoHeader { id: 1, seq: 1 }))),
+        ptb_source(&icmp_v6(
+            1500,
+            Icmpv6Type::EchoRequest(IcmpEchoHeader { id: 1, seq: 1 })
+        )),
         Some(IpAddr::V6(DST6.into()))
     );
     assert_eq!(ptb_source(&[0x45, 0, 0]), None);

@@ -436,10 +436,9 @@ impl Endpoint {
             .sas
             .values()
             .any(|sa| sa.peer == peer && sa.phase() == SaPhase::Established);
-        let repeated = self
-            .init_failures
-            .get(&peer)
-            .is_some_and(|(spi, at)| *spi == spi_i || now < *at + INIT_FAILURE_REPORT_INTERVAL);
+        let repeated = self.init_failures.get(&peer).is_some_and(|(spi, at)| {
+            *spi == spi_i || now.saturating_duration_since(*at) < INIT_FAILURE_REPORT_INTERVAL
+        });
         if established || repeated {
             self.dos.note_unreported_failure();
             return;
@@ -551,7 +550,7 @@ impl Endpoint {
                 continue;
             }
             let since = *self.duplicates.entry(peer).or_insert(now);
-            if now < since + DUPLICATE_GRACE {
+            if now.saturating_duration_since(since) < DUPLICATE_GRACE {
                 continue;
             }
             v.sort();
@@ -611,7 +610,11 @@ impl Endpoint {
 
     /// The earliest instant `handle_timeout` must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let dup = self.duplicates.values().map(|t| *t + DUPLICATE_GRACE).min();
+        let dup = self
+            .duplicates
+            .values()
+            .map(|&t| crate::time::saturating_after(t, DUPLICATE_GRACE))
+            .min();
         self.sas
             .values()
             .filter_map(IkeSa::deadline)
@@ -676,6 +679,17 @@ impl Endpoint {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+impl Endpoint {
+    /// The peer's established IKE SA, for crate-internal tests that need to put it into a
+    /// state no short exchange reaches (e.g. message IDs near 2^32).
+    pub(crate) fn established_sa_mut(&mut self, peer: PeerId) -> Option<&mut IkeSa> {
+        self.sas
+            .values_mut()
+            .find(|sa| sa.peer == peer && sa.phase() == SaPhase::Established)
     }
 }
 

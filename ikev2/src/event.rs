@@ -123,7 +123,8 @@ pub enum DeleteReason {
     /// Dead peer detection (RFC 7296 2.4): a request went unanswered while `dpd_delay` is
     /// set. The gateway applies its dpd_action (clear / restart with back-off / none).
     DeadPeer,
-    /// The hard lifetime passed without a successful rekey.
+    /// The hard lifetime passed without a successful rekey, or the IKE SA's message IDs ran
+    /// out before a rekey replaced it (RFC 7296 2.2).
     Expired,
     /// A second IKE SA with the same peer (simultaneous IKE_SA_INIT from both sides) was
     /// deleted; the other IKE SA and its CHILD_SAs stay up.

@@ -50,7 +50,25 @@
 //! machine in `sa`: `ike_sa_init`, `ike_auth_psk`, `child_sa`, `traffic_selector`, `nat`,
 //! `retransmit`, `informational`, `create_child` (CREATE_CHILD_SA for new CHILD_SAs), `rekey_child`
 //! (CHILD_SA rekey and collisions), `rekey_ike` (IKE SA rekey), `lifetime` (rekey deadlines),
-//! `dpd` (dead peer detection), `work` (what our side starts next).
+//! `dpd` (dead peer detection), `message_id` (rekey or close before message IDs wrap), `work`
+//! (what our side starts next).
+//!
+//! # No panics on network input
+//! Non-test code is built with clippy's `indexing_slicing`, `unwrap_used`, `expect_used`,
+//! `arithmetic_side_effects` and `panic` lints denied: lengths from the wire are checked and
+//! turned into errors, counters and timers saturate, and message IDs (RFC 7296 section 2.2)
+//! are compared and advanced explicitly.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::arithmetic_side_effects,
+        clippy::panic
+    )
+)]
 
 pub mod config;
 pub mod crypto;
@@ -59,6 +77,7 @@ pub mod endpoint;
 pub mod event;
 pub mod proposal;
 mod sa;
+mod time;
 pub mod wire;
 
 pub use config::{

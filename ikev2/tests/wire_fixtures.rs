@@ -2,6 +2,7 @@
 //! `*.bin` under ikev2/tests/fixtures/ holds one IKE datagram's UDP payload. Each must decode
 //! and re-encode byte-identical. A file captured on port 4500 may keep its 4-byte non-ESP
 //! marker (RFC 3948 2.2), which is stripped. Adding a file is enough; no fixture, no check.
+//! The encrypted ones are opened with the logged keys in `wire_fixtures_sk.rs`.
 
 use ikev2::wire::{decode_message, encode_message, Header};
 use std::path::PathBuf;

@@ -242,6 +242,7 @@ fn measure(s: &Setup<'_>, label: &str) -> Result<String> {
                     reverse,
                     parallel,
                     udp_bitrate: None,
+                    tcp_bitrate: None,
                 },
                 &dir,
             )?;

@@ -103,7 +103,7 @@ fn swanctl_hint(key: &str) -> Option<&'static str> {
         }
         "version" => "ipsecgw speaks IKEv2 only: remove `version`",
         "auth" => "only pre-shared keys are supported: remove `auth` and set `psk` or `psk_file`",
-        "start_action " | "auto" => "use `start_action` (\"start\" or \"none\")",
+        "start_action " | "auto" => "use `start_action` (\"start\" or \"add\")",
         "esp_proposal" => "did you mean `esp_proposals`?",
         "proposal" | "ike_proposals" => "did you mean `proposals`?",
         _ => return None,

@@ -73,8 +73,9 @@ pub enum Mode {
 pub enum StartAction {
     /// Initiate at startup.
     Start,
-    /// Wait for the peer (or `ipsecgw initiate`).
-    None,
+    /// Wait for the peer (or `ipsecgw initiate`): strongSwan's and AWS's `add` (`none` is
+    /// accepted as an alias).
+    Add,
 }
 
 /// What to do when dead peer detection declares the peer dead (swanctl `dpd_action`).
@@ -84,7 +85,9 @@ pub enum DpdAction {
     Clear,
     /// Delete the SAs and initiate again.
     Restart,
-    /// Delete the SAs only when the peer says so.
+    /// AWS's "take no action": the connection keeps its config and routes (traffic to the
+    /// remote prefixes is dropped at the tunnel, never leaked), the dead SAs are gone (status
+    /// shows the tunnel down) and nothing is re-initiated; the peer may initiate again.
     None,
 }
 

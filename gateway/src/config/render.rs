@@ -203,7 +203,7 @@ fn connection(c: &Connection) -> Table {
     t.insert("mode".into(), s(mode));
     let start = match c.start_action {
         StartAction::Start => "start",
-        StartAction::None => "none",
+        StartAction::Add => "add",
     };
     t.insert("start_action".into(), s(start));
     t.insert("encap".into(), Value::Boolean(c.encap));

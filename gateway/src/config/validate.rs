@@ -326,14 +326,18 @@ fn connection(
         "start_action",
         raw.start_action.take(),
         if mode == Mode::Responder {
-            StartAction::None
+            StartAction::Add
         } else {
             StartAction::Start
         },
-        &[("start", StartAction::Start), ("none", StartAction::None)],
+        &[
+            ("start", StartAction::Start),
+            ("add", StartAction::Add),
+            ("none", StartAction::Add),
+        ],
     );
     if mode == Mode::Responder && start_action == StartAction::Start {
-        c.err("start_action", "\"start\" contradicts mode = \"responder\" (we never initiate): use start_action = \"none\"");
+        c.err("start_action", "\"start\" contradicts mode = \"responder\" (we never initiate): use start_action = \"add\"");
     }
 
     let rekey_time = c.duration(

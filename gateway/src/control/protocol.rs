@@ -50,7 +50,7 @@ pub enum TunnelState {
     /// No IKE SA and none being set up.
     #[default]
     Down,
-    /// Waiting for the peer to initiate (start_action = none / mode = responder).
+    /// Waiting for the peer to initiate (start_action = add / mode = responder).
     Waiting,
     /// IKE_SA_INIT / IKE_AUTH in progress.
     Connecting,

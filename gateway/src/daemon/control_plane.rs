@@ -52,6 +52,8 @@ pub struct Tunnel {
     pub peer: PeerId,
     pub path: Arc<TunnelPath>,
     pub tun: Arc<Tun>,
+    /// The outbound worker thread (it holds the TUN open until it exits).
+    pub worker: Option<std::thread::JoinHandle<()>>,
     pub local_ip: IpAddr,
     /// The tunnel's CHILD_SAs in the fast path (by SPI).
     pub sas: ChildTable,
@@ -67,6 +69,10 @@ pub struct Tunnel {
     pub retry_at: Option<Instant>,
     pub retry_delay: Duration,
     pub last_keepalive: Instant,
+    /// Whether the tunnel's own (non-HA) routes should be in the routing table, and whether
+    /// they are: `dpd_action = "clear"` takes them away until a CHILD SA is back.
+    pub routes_wanted: bool,
+    pub routes_installed: bool,
 }
 
 impl Tunnel {
@@ -124,6 +130,8 @@ pub struct ControlPlane {
     /// Routes of HA groups as installed, and whether tunnel states changed since.
     pub ha_installed: Vec<super::ha::DesiredRoute>,
     pub ha_dirty: bool,
+    /// A tunnel's own routes must be removed or put back (`dpd_action = "clear"`).
+    pub routes_dirty: bool,
     pub multipath: Option<crate::io::multipath::MultipathRoutes>,
 }
 
@@ -387,6 +395,8 @@ impl ControlPlane {
                     return;
                 };
                 let esp_cfg = t.esp_settings(&child.child);
+                let routes_back = !t.routes_wanted;
+                t.routes_wanted = true;
                 match t.sas.established(&t.path, &inbound, &child, &esp_cfg, now) {
                     Ok(()) => tracing::info!(
                         tunnel = %t.conn.name, child = %child.child, spi_in = %format!("{:08x}", child.inbound_spi),
@@ -397,6 +407,9 @@ impl ControlPlane {
                         tracing::error!(tunnel = %t.conn.name, error = %e, "cannot install CHILD SA");
                         t.last_error = Some(e);
                     }
+                }
+                if routes_back {
+                    self.routes_dirty = true;
                 }
             }
             Event::ChildSaRekeyed {
@@ -483,14 +496,29 @@ impl ControlPlane {
                     return;
                 };
                 if reason == DeleteReason::Duplicate {
-                    // A redundant IKE SA from simultaneous initiation: the other one and its
-                    // CHILD_SAs stay (the endpoint reported the children it removed).
+                    // A redundant IKE SA from simultaneous initiation (RFC 7296 2.8.1's
+                    // spirit for IKE_SA_INIT): the other one and its CHILD_SAs stay (the
+                    // endpoint reported the children it removed). The endpoint keeps the SA
+                    // with the highest SPIs, which need not be the one established last, so
+                    // when the one we recorded goes, record the survivor instead.
                     tracing::info!(tunnel = %t.conn.name, spi_i = %format!("{spi_i:016x}"), "duplicate IKE SA deleted");
                     if t.ike
                         .as_ref()
                         .is_some_and(|i| i.spi_i == spi_i && i.spi_r == spi_r)
                     {
-                        t.ike = None;
+                        let survivor = self
+                            .endpoint
+                            .status()
+                            .into_iter()
+                            .find(|p| p.peer == peer)
+                            .and_then(|p| surviving_ike(&p, now));
+                        let Some(t) = self.tunnel_of(peer) else {
+                            return;
+                        };
+                        if let Some(s) = &survivor {
+                            tracing::info!(tunnel = %t.conn.name, spi_i = %format!("{:016x}", s.spi_i), spi_r = %format!("{:016x}", s.spi_r), "the surviving IKE SA carries the tunnel");
+                        }
+                        t.ike = survivor;
                     }
                     return;
                 }
@@ -504,16 +532,31 @@ impl ControlPlane {
                         t.conn.dpd_timeout.as_secs()
                     ));
                     tracing::warn!(tunnel = %t.conn.name, action = ?t.conn.dpd_action, "dead peer detected");
-                    if t.conn.dpd_action != DpdAction::Restart {
-                        // clear/none: stay down until the peer comes back or an operator acts
-                        // (the peer can still initiate to us).
-                        return;
-                    }
-                    if !shutting_down
-                        && !t.held_down
-                        && t.conn.mode != crate::config::Mode::Responder
-                    {
-                        t.retry_at = Some(now + t.retry_delay);
+                    // The SAs are gone either way (the endpoint deleted the IKE SA): status
+                    // shows the tunnel down. The actions differ in what happens next, as AWS's
+                    // DPD timeout actions do.
+                    match t.conn.dpd_action {
+                        DpdAction::Restart => {
+                            if !shutting_down
+                                && !t.held_down
+                                && t.conn.mode != crate::config::Mode::Responder
+                            {
+                                t.retry_at = Some(now + t.retry_delay);
+                            }
+                        }
+                        DpdAction::Clear => {
+                            // Stop the tunnel and clear its routes; they return with the next
+                            // CHILD SA (the peer initiates, or `ipsecgw initiate`).
+                            if let Some(e) = &mut t.last_error {
+                                e.push_str("; routes cleared (dpd_action = clear)");
+                            }
+                            if t.conn.ha_group.is_none() {
+                                t.routes_wanted = false;
+                                self.routes_dirty = true;
+                            }
+                        }
+                        // Take no action: config and routes stay, nothing is re-initiated.
+                        DpdAction::None => {}
                     }
                     return;
                 }
@@ -607,6 +650,24 @@ impl ControlPlane {
     }
 }
 
+/// The IKE SA the endpoint reports for a peer, if it is established (after a duplicate was
+/// deleted, the survivor).
+pub fn surviving_ike(p: &ikev2::PeerStatus, now: Instant) -> Option<IkeInfo> {
+    if p.phase != ikev2::SaPhase::Established {
+        return None;
+    }
+    Some(IkeInfo {
+        spi_i: p.spi_i?,
+        spi_r: p.spi_r?,
+        suite: p.ike_suite?,
+        local: p.local?,
+        remote: p.remote?,
+        nat_local: p.nat_local,
+        nat_remote: p.nat_remote,
+        established_at: p.established_at.unwrap_or(now),
+    })
+}
+
 /// When two ESP proposal lists differ only in their key exchange, say so: a PFS mismatch
 /// passes IKE_AUTH (no key exchange there) and first fails at the CHILD_SA rekey.
 fn pfs_hint(ours: &str, theirs: &str) -> Option<String> {
@@ -674,4 +735,65 @@ pub fn drops_of(t: &Tunnel, table: &InboundTable) -> HashMap<String, u64> {
         }
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ikev2::wire::{DhGroup, EncrId, IntegId, PrfId};
+    use ikev2::{PeerStatus, SaPhase};
+
+    fn peer_status(phase: SaPhase) -> PeerStatus {
+        PeerStatus {
+            peer: PeerId(7),
+            name: "azure".into(),
+            phase,
+            spi_i: Some(0x1111),
+            spi_r: Some(0x2222),
+            initiator: Some(false),
+            ike_suite: Some(IkeSuite {
+                encr: EncrId::AES_CBC,
+                key_bits: Some(256),
+                prf: PrfId::HMAC_SHA1,
+                integ: Some(IntegId::HMAC_SHA1_96),
+                dh: DhGroup::MODP1024,
+            }),
+            children: Vec::new(),
+            local: Some("172.31.5.10:4500".parse().unwrap()),
+            remote: Some("203.0.113.20:4500".parse().unwrap()),
+            nat_local: true,
+            nat_remote: false,
+            established_at: None,
+            last_error: None,
+            rekey_at: None,
+            expire_at: None,
+        }
+    }
+
+    /// After simultaneous IKE_SA_INIT the endpoint keeps the SA with the highest SPIs; when the
+    /// gateway's recorded SA is the one deleted, it records the survivor the endpoint reports.
+    #[test]
+    fn the_survivor_of_a_duplicate_is_recorded() {
+        let now = Instant::now();
+        let s = surviving_ike(&peer_status(SaPhase::Established), now).expect("established");
+        assert_eq!((s.spi_i, s.spi_r), (0x1111, 0x2222));
+        assert!(s.nat_local && !s.nat_remote);
+        assert_eq!(s.remote, "203.0.113.20:4500".parse().unwrap());
+        assert_eq!(s.established_at, now);
+        for phase in [
+            SaPhase::Deleting,
+            SaPhase::Connecting,
+            SaPhase::Authenticating,
+            SaPhase::Closed,
+            SaPhase::Idle,
+        ] {
+            assert!(
+                surviving_ike(&peer_status(phase), now).is_none(),
+                "{phase:?}"
+            );
+        }
+        let mut no_spi = peer_status(SaPhase::Established);
+        no_spi.spi_r = None;
+        assert!(surviving_ike(&no_spi, now).is_none());
+    }
 }

@@ -14,8 +14,12 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// How long a reload waits for the workers of removed or changed tunnels to exit.
+const WORKER_EXIT_WAIT: Duration = Duration::from_secs(3);
 
 pub fn local_ip_of(conn: &Connection) -> IpAddr {
     conn.local_addrs
@@ -73,12 +77,7 @@ impl ControlPlane {
                 conn.name, conn.tun_name
             )
         })?;
-        let prefixes: Vec<IpPrefix> = conn
-            .children
-            .iter()
-            .flat_map(|c| c.remote_ts.iter())
-            .filter_map(|p| IpPrefix::new(p.addr, p.len).ok())
-            .collect();
+        let prefixes = remote_prefixes(conn);
         // Grouped tunnels (active-active) share their routes: `reconcile_ha` installs them.
         let own_routes: &[IpPrefix] = if conn.ha_group.is_some() {
             &[]
@@ -114,7 +113,7 @@ impl ControlPlane {
             .find(|s| s.ip == local_ip)
             .map(|s| s.nat_t.clone())
             .ok_or("no socket for the tunnel")?;
-        fast_path::spawn_outbound(path.clone(), tun.clone(), sock, self.waker.clone())
+        let worker = fast_path::spawn_outbound(path.clone(), tun.clone(), sock, self.waker.clone())
             .map_err(|e| format!("cannot start the outbound worker: {e}"))?;
         let mut map = HashMap::clone(&self.tunnel_map.load());
         map.insert(id, (path.clone(), tun.clone()));
@@ -129,6 +128,7 @@ impl ControlPlane {
             peer,
             path,
             tun,
+            worker: Some(worker),
             local_ip,
             sas: super::sa_install::ChildTable::new(
                 conn.children.iter().map(|c| c.name.clone()).collect(),
@@ -143,16 +143,17 @@ impl ControlPlane {
             retry_at: None,
             retry_delay: Duration::from_secs(2),
             last_keepalive: Instant::now(),
+            routes_wanted: true,
+            routes_installed: true,
         });
         Ok(())
     }
 
-    /// Removes a tunnel: DELETE to the peer, SAs out of the fast path, worker stopped, TUN
-    /// closed (its routes go with it).
-    pub fn close_tunnel(&mut self, now: Instant, name: &str) {
-        let Some(pos) = self.tunnels.iter().position(|t| t.conn.name == name) else {
-            return;
-        };
+    /// Removes a tunnel: DELETE to the peer, SAs out of the fast path, worker told to stop.
+    /// The TUN closes (and its routes go with it) once the returned worker has exited: join it
+    /// before opening a device of the same name again, or the kernel answers EBUSY.
+    pub fn close_tunnel(&mut self, now: Instant, name: &str) -> Option<JoinHandle<()>> {
+        let pos = self.tunnels.iter().position(|t| t.conn.name == name)?;
         let t = self.tunnels.remove(pos);
         self.endpoint.remove_peer(now, t.peer);
         let mut t = t;
@@ -167,6 +168,7 @@ impl ControlPlane {
         self.tunnel_map.store(Arc::new(map));
         self.ha_dirty = true;
         tracing::info!(tunnel = %name, "tunnel removed");
+        t.worker.take()
     }
 
     /// Re-reads the config file and applies the differences. A config with errors is
@@ -224,8 +226,28 @@ impl ControlPlane {
         if self.config.daemon != new.daemon {
             tracing::warn!("[daemon] settings changed: they take effect at the next restart");
         }
-        for name in plan.removed.iter().chain(plan.changed.iter()) {
-            self.close_tunnel(now, name);
+        let workers: Vec<JoinHandle<()>> = plan
+            .removed
+            .iter()
+            .chain(plan.changed.iter())
+            .filter_map(|name| self.close_tunnel(now, name))
+            .collect();
+        // The DELETEs go out now, before the wait below.
+        self.flush(now);
+        // A changed tunnel reopens its TUN by name: its old worker must have let go of the old
+        // device first (it notices `stop` within fast_path's idle wait).
+        if !workers.is_empty() {
+            let joined = tokio::task::spawn_blocking(move || {
+                for w in workers {
+                    let _ = w.join();
+                }
+            });
+            if tokio::time::timeout(WORKER_EXIT_WAIT, joined)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a removed tunnel's worker did not exit in time");
+            }
         }
         let mut errors = Vec::new();
         for name in plan.added.iter().chain(plan.changed.iter()) {
@@ -252,6 +274,49 @@ impl ControlPlane {
         } else {
             Response::Error {
                 message: format!("reloaded with errors ({summary}): {}", errors.join("; ")),
+            }
+        }
+    }
+}
+
+/// The remote traffic selectors of every child: the prefixes routed into the tunnel.
+pub fn remote_prefixes(conn: &Connection) -> Vec<IpPrefix> {
+    conn.children
+        .iter()
+        .flat_map(|c| c.remote_ts.iter())
+        .filter_map(|p| IpPrefix::new(p.addr, p.len).ok())
+        .collect()
+}
+
+impl ControlPlane {
+    /// Brings each ungrouped tunnel's routes in line with `routes_wanted` (removed after a dead
+    /// peer with `dpd_action = "clear"`, back with the next CHILD SA).
+    pub async fn sync_routes(&mut self) {
+        self.routes_dirty = false;
+        for t in &mut self.tunnels {
+            if t.conn.ha_group.is_some() || t.routes_wanted == t.routes_installed {
+                continue;
+            }
+            let prefixes = remote_prefixes(&t.conn);
+            let ifindex = t.tun.ifindex();
+            let r = if t.routes_wanted {
+                self.routes.add_routes(ifindex, &prefixes).await
+            } else {
+                self.routes.remove_routes(ifindex, &prefixes).await
+            };
+            match r {
+                Ok(()) => {
+                    t.routes_installed = t.routes_wanted;
+                    tracing::info!(
+                        tunnel = %t.conn.name,
+                        routes = ?prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                        "{}", if t.routes_wanted { "routes restored" } else { "routes cleared" }
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(tunnel = %t.conn.name, error = %e, "cannot change the tunnel's routes");
+                    self.routes_dirty = true;
+                }
             }
         }
     }

@@ -75,6 +75,7 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
         shutting_down: false,
         ha_installed: Vec::new(),
         ha_dirty: false,
+        routes_dirty: false,
         multipath: None,
     };
     if cp.config.connections.iter().any(|c| c.ha_group.is_some()) {
@@ -148,6 +149,9 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
         cp.flush(now);
         if cp.ha_dirty {
             cp.reconcile_ha().await;
+        }
+        if cp.routes_dirty {
+            cp.sync_routes().await;
         }
         if now.duration_since(last_snapshot) >= Duration::from_secs(1) {
             let snap = status::snapshot(&cp, now);

@@ -57,7 +57,7 @@ fn tunnel_state(t: &Tunnel, phase: Option<SaPhase>) -> TunnelState {
         }
         Some(SaPhase::Deleting) => TunnelState::Closing,
         _ if t.conn.mode == crate::config::Mode::Responder
-            || t.conn.start_action == crate::config::StartAction::None =>
+            || t.conn.start_action == crate::config::StartAction::Add =>
         {
             TunnelState::Waiting
         }

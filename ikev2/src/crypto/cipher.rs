@@ -58,8 +58,9 @@ impl IkeCipher {
     /// RFC 5282 section 7.1).
     pub fn keymat_len(self) -> usize {
         match self {
-            IkeCipher::AesCbc { key_bits } => usize::from(key_bits) / 8,
-            IkeCipher::AesGcm16 { key_bits } => usize::from(key_bits) / 8 + GCM_SALT,
+            IkeCipher::AesCbc { key_bits } => usize::from(key_bits / 8),
+            // key_bits / 8 <= 8191, so adding the 4-byte salt cannot overflow.
+            IkeCipher::AesGcm16 { key_bits } => usize::from(key_bits / 8).saturating_add(GCM_SALT),
         }
     }
 
@@ -237,7 +238,12 @@ impl SkProtector {
                         )))
                     }
                 };
-                let split = enc_key.len() - GCM_SALT;
+                let split = enc_key
+                    .len()
+                    .checked_sub(GCM_SALT)
+                    .ok_or(CryptoError::Malformed(
+                        "AES-GCM key material shorter than the salt",
+                    ))?;
                 let (key, salt_bytes) = enc_key.split_at(split);
                 let mut salt = Zeroizing::new([0u8; GCM_SALT]);
                 salt.copy_from_slice(salt_bytes);
@@ -262,13 +268,18 @@ impl SkProtector {
     ///
     /// CBC pads to the 16-byte block (RFC 7296 3.14); GCM sends no padding, only the
     /// pad-length byte 0 (RFC 5282 3: GCM needs no block alignment).
+    ///
+    /// Saturates at `usize::MAX` for absurd lengths; no buffer can hold that, so
+    /// [`SkProtector::seal`] then fails with an error.
     pub fn sealed_len(&self, plaintext_len: usize) -> usize {
         match &self.mode {
-            Mode::Cbc { integ, .. } => {
-                let padded = (plaintext_len + 1).div_ceil(AES_BLOCK) * AES_BLOCK;
-                AES_BLOCK + padded + integ.icv_len()
-            }
-            Mode::Gcm { .. } => GCM_IV + plaintext_len + 1 + GCM_TAG,
+            Mode::Cbc { integ, .. } => plaintext_len
+                .saturating_add(1)
+                .div_ceil(AES_BLOCK)
+                .saturating_mul(AES_BLOCK)
+                .saturating_add(AES_BLOCK)
+                .saturating_add(integ.icv_len()),
+            Mode::Gcm { .. } => plaintext_len.saturating_add(GCM_IV + 1 + GCM_TAG),
         }
     }
 
@@ -285,44 +296,44 @@ impl SkProtector {
         message: &mut [u8],
         plaintext: &[u8],
     ) -> Result<(), CryptoError> {
+        const SHORT: CryptoError =
+            CryptoError::Malformed("message shorter than the sealed SK body");
         let body_len = self.sealed_len(plaintext.len());
-        let start = message
-            .len()
-            .checked_sub(body_len)
-            .ok_or(CryptoError::Malformed(
-                "message shorter than the sealed SK body",
-            ))?;
+        let start = message.len().checked_sub(body_len).ok_or(SHORT)?;
+        let (aad, body) = message.split_at_mut(start);
         match &self.mode {
             Mode::Cbc {
                 key,
                 integ,
                 integ_key,
             } => {
-                let icv_len = integ.icv_len();
-                let icv_at = message.len() - icv_len;
-                let body = &mut message[start..];
-                let (iv, rest) = body.split_at_mut(AES_BLOCK);
+                // body = IV | ciphertext (plaintext, padding, Pad Length) | ICV.
+                let (iv, rest) = body.split_at_mut_checked(AES_BLOCK).ok_or(SHORT)?;
                 rng.fill(iv);
-                let ct_len = rest.len() - icv_len;
-                let ct = &mut rest[..ct_len];
-                let pad_len = ct_len - plaintext.len() - 1;
-                ct[..plaintext.len()].copy_from_slice(plaintext);
-                ct[plaintext.len()..ct_len - 1].fill(0);
-                // pad_len < 16 by construction.
-                ct[ct_len - 1] = pad_len as u8;
+                let ct_len = rest.len().checked_sub(integ.icv_len()).ok_or(SHORT)?;
+                let (ct, icv_out) = rest.split_at_mut(ct_len);
+                let (data, pad_and_len) = ct.split_at_mut_checked(plaintext.len()).ok_or(SHORT)?;
+                data.copy_from_slice(plaintext);
+                let (pad_len_byte, padding) = pad_and_len.split_last_mut().ok_or(SHORT)?;
+                padding.fill(0);
+                // sealed_len pads to the next block, so fewer than 16 padding bytes.
+                *pad_len_byte = u8::try_from(padding.len())
+                    .map_err(|_| CryptoError::Malformed("CBC padding longer than a block"))?;
                 cbc_encrypt(key, iv, ct)?;
-                let icv = integ.compute(integ_key, &[&message[..icv_at]]);
-                message[icv_at..].copy_from_slice(&icv);
+                // The ICV covers the header, the payloads before SK, IV and ciphertext.
+                let icv = integ.compute(integ_key, &[&*aad, &*iv, &*ct]);
+                icv_out.copy_from_slice(&icv);
                 Ok(())
             }
             Mode::Gcm { alg, key, salt } => {
-                let (aad, body) = message.split_at_mut(start);
-                let (iv, rest) = body.split_at_mut(GCM_IV);
+                let (iv, rest) = body.split_at_mut_checked(GCM_IV).ok_or(SHORT)?;
                 rng.fill(iv);
-                let nonce = gcm_nonce(salt, iv);
-                let (ct, tag_out) = rest.split_at_mut(plaintext.len() + 1);
-                ct[..plaintext.len()].copy_from_slice(plaintext);
-                ct[plaintext.len()] = 0; // Pad Length: no padding.
+                let nonce = gcm_nonce(salt, iv)?;
+                let ct_len = plaintext.len().checked_add(1).ok_or(SHORT)?;
+                let (ct, tag_out) = rest.split_at_mut_checked(ct_len).ok_or(SHORT)?;
+                let (pad_len_byte, data) = ct.split_last_mut().ok_or(SHORT)?;
+                data.copy_from_slice(plaintext);
+                *pad_len_byte = 0; // Pad Length: no padding.
                 let tag = gcm_key(alg, key)?
                     .seal_in_place_separate_tag(nonce, aead::Aad::from(&*aad), ct)
                     .map_err(|_| CryptoError::Malformed("AES-GCM input too long"))?;
@@ -339,42 +350,44 @@ impl SkProtector {
             .len()
             .checked_sub(body_len)
             .ok_or(CryptoError::Malformed("SK payload longer than the message"))?;
-        let body = &message[start..];
+        const SHORT: CryptoError = CryptoError::Malformed("SK payload too short");
+        let (aad, body) = message.split_at(start);
         match &self.mode {
             Mode::Cbc {
                 key,
                 integ,
                 integ_key,
             } => {
-                let icv_len = integ.icv_len();
                 // IV, at least one block of ciphertext, ICV (RFC 7296 3.14).
-                if body.len() < AES_BLOCK + AES_BLOCK + icv_len {
-                    return Err(CryptoError::Malformed("SK payload too short"));
-                }
-                let ct_len = body.len() - AES_BLOCK - icv_len;
-                if ct_len % AES_BLOCK != 0 {
+                let (signed, icv) = message
+                    .split_at_checked(message.len().saturating_sub(integ.icv_len()))
+                    .ok_or(SHORT)?;
+                let (iv, ct) = body.split_at_checked(AES_BLOCK).ok_or(SHORT)?;
+                let ct = ct
+                    .get(..ct.len().saturating_sub(integ.icv_len()))
+                    .filter(|ct| ct.len() >= AES_BLOCK && icv.len() == integ.icv_len())
+                    .ok_or(SHORT)?;
+                if ct.len() % AES_BLOCK != 0 {
                     return Err(CryptoError::Malformed(
                         "SK ciphertext is not a multiple of the block size",
                     ));
                 }
-                let icv_at = message.len() - icv_len;
-                let expected = integ.compute(integ_key, &[&message[..icv_at]]);
-                if !ct_eq(&expected, &message[icv_at..]) {
+                let expected = integ.compute(integ_key, &[signed]);
+                if !ct_eq(&expected, icv) {
                     return Err(CryptoError::IntegrityFailed);
                 }
-                let iv = &body[..AES_BLOCK];
-                let mut buf = Zeroizing::new(body[AES_BLOCK..AES_BLOCK + ct_len].to_vec());
+                let mut buf = Zeroizing::new(ct.to_vec());
                 cbc_decrypt(key, iv, &mut buf)?;
                 strip_padding(buf)
             }
             Mode::Gcm { alg, key, salt } => {
                 // IV, at least the Pad Length byte, ICV (RFC 5282 3).
                 if body.len() < GCM_IV + 1 + GCM_TAG {
-                    return Err(CryptoError::Malformed("SK payload too short"));
+                    return Err(SHORT);
                 }
-                let nonce = gcm_nonce(salt, &body[..GCM_IV]);
-                let aad = &message[..start];
-                let mut buf = Zeroizing::new(body[GCM_IV..].to_vec());
+                let (iv, sealed) = body.split_at_checked(GCM_IV).ok_or(SHORT)?;
+                let nonce = gcm_nonce(salt, iv)?;
+                let mut buf = Zeroizing::new(sealed.to_vec());
                 let pt_len = gcm_key(alg, key)?
                     .open_in_place(nonce, aead::Aad::from(aad), &mut buf)
                     .map_err(|_| CryptoError::IntegrityFailed)?
@@ -386,12 +399,15 @@ impl SkProtector {
     }
 }
 
-fn gcm_nonce(salt: &[u8; GCM_SALT], iv: &[u8]) -> aead::Nonce {
+fn gcm_nonce(salt: &[u8; GCM_SALT], iv: &[u8]) -> Result<aead::Nonce, CryptoError> {
     // Nonce = salt (4) | IV (8), RFC 5282 section 4.
-    let mut n = [0u8; 12];
-    n[..GCM_SALT].copy_from_slice(salt);
-    n[GCM_SALT..].copy_from_slice(iv);
-    aead::Nonce::assume_unique_for_key(n)
+    let iv =
+        <&[u8; GCM_IV]>::try_from(iv).map_err(|_| CryptoError::Malformed("AES-GCM IV length"))?;
+    let mut n = [0u8; GCM_SALT + GCM_IV];
+    let (n_salt, n_iv) = n.split_at_mut(GCM_SALT);
+    n_salt.copy_from_slice(salt);
+    n_iv.copy_from_slice(iv);
+    Ok(aead::Nonce::assume_unique_for_key(n))
 }
 
 /// Removes Padding and Pad Length (RFC 7296 3.14): the last byte says how many padding
@@ -401,9 +417,11 @@ fn strip_padding(mut buf: Zeroizing<Vec<u8>>) -> Result<Zeroizing<Vec<u8>>, Cryp
         *buf.last()
             .ok_or(CryptoError::Malformed("empty plaintext"))?,
     );
+    // The Pad Length byte itself, then `pad_len` padding bytes before it.
     let inner = buf
         .len()
-        .checked_sub(pad_len + 1)
+        .checked_sub(1)
+        .and_then(|n| n.checked_sub(pad_len))
         .ok_or(CryptoError::Malformed("pad length exceeds the plaintext"))?;
     buf.truncate(inner);
     Ok(buf)

@@ -30,9 +30,7 @@ pub fn derive_ike_sa_keys(
     spi_i: u64,
     spi_r: u64,
 ) -> Result<IkeSaKeys, CryptoError> {
-    let mut key = zeroize::Zeroizing::new(Vec::with_capacity(ni.len() + nr.len()));
-    key.extend_from_slice(ni);
-    key.extend_from_slice(nr);
+    let key = zeroize::Zeroizing::new([ni, nr].concat());
     let skeyseed = prf.compute(&key, &[g_ir]);
     expand(prf, cipher, integ, &skeyseed, ni, nr, spi_i, spi_r)
 }
@@ -89,7 +87,13 @@ fn expand(
     let d_len = prf.output_len();
     let a_len = integ.map_or(0, Integ::key_len);
     let e_len = cipher.keymat_len();
-    let total = 3 * d_len + 2 * a_len + 2 * e_len;
+    // SK_d, SK_pi, SK_pr (prf output each), SK_ai/SK_ar, SK_ei/SK_er (RFC 7296 2.14).
+    let total = [d_len, d_len, d_len, a_len, a_len, e_len, e_len]
+        .iter()
+        .try_fold(0usize, |acc, &n| acc.checked_add(n))
+        .ok_or(CryptoError::Malformed(
+            "IKE SA key material length overflows",
+        ))?;
     let spi_i = spi_i.to_be_bytes();
     let spi_r = spi_r.to_be_bytes();
     let keymat = prf.prf_plus(skeyseed.as_bytes(), &[ni, nr, &spi_i, &spi_r], total)?;

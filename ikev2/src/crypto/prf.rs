@@ -63,14 +63,14 @@ impl Prf {
     /// T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n).
     pub fn prf_plus(self, key: &[u8], seed: &[&[u8]], len: usize) -> Result<Secret, CryptoError> {
         let block = self.output_len();
-        let max = 255 * block;
+        let max = block.saturating_mul(255);
         if len > max {
             return Err(CryptoError::Unsupported(format!(
                 "prf+ output of {len} bytes (at most 255 iterations, {max} bytes, with {self:?})"
             )));
         }
         let key = hmac::Key::new(self.hmac_alg(), key);
-        let mut out = Zeroizing::new(Vec::with_capacity(len + block));
+        let mut out = Zeroizing::new(Vec::with_capacity(len.saturating_add(block)));
         let mut prev: Option<hmac::Tag> = None;
         let mut counter: u8 = 1;
         while out.len() < len {

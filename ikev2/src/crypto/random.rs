@@ -91,11 +91,16 @@ impl Drop for SeededRandom {
 impl Random for SeededRandom {
     fn fill(&mut self, out: &mut [u8]) {
         for b in out.iter_mut() {
-            if self.used >= self.block.len() {
-                self.refill();
-            }
-            *b = self.block[self.used];
-            self.used += 1;
+            let next = match self.block.get(self.used) {
+                Some(&v) => v,
+                None => {
+                    self.refill();
+                    self.block.first().copied().unwrap_or_default()
+                }
+            };
+            *b = next;
+            // `used` stays within 0..=32: refill resets it to 0.
+            self.used = self.used.saturating_add(1);
         }
     }
 }

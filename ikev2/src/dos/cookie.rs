@@ -12,6 +12,7 @@
 //! fresh randomness in whenever the caller has some to spare.
 
 use crate::crypto::{ct_eq, Random};
+use crate::time::saturating_after;
 use ring::hmac;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -128,13 +129,13 @@ impl CookieJar {
     /// twice in one call (after a long idle time) drops both old secrets, as it should.
     pub fn tick(&mut self, now: Instant) {
         match self.next_rotation {
-            None => self.next_rotation = Some(now + self.rotation),
+            None => self.next_rotation = Some(saturating_after(now, self.rotation)),
             Some(t) if now >= t => {
                 self.rotate();
-                if now >= t + self.rotation {
+                if now.saturating_duration_since(t) >= self.rotation {
                     self.rotate();
                 }
-                self.next_rotation = Some(now + self.rotation);
+                self.next_rotation = Some(saturating_after(now, self.rotation));
             }
             Some(_) => {}
         }

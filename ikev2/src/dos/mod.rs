@@ -224,7 +224,7 @@ impl Defences {
 
     /// The endpoint did not report an unauthenticated IKE_SA_INIT failure (counted only).
     pub fn note_unreported_failure(&mut self) {
-        self.stats.unreported_failures += 1;
+        self.stats.unreported_failures = self.stats.unreported_failures.saturating_add(1);
     }
 
     /// Decide about a new IKE_SA_INIT request from `src` with SPIi `spi_i`, nonce `ni` and the
@@ -240,22 +240,22 @@ impl Defences {
         self.jar.tick(now);
         let from_src = self.half_open.from_source(src);
         if from_src >= self.cfg.block_threshold {
-            self.stats.blocked += 1;
+            self.stats.blocked = self.stats.blocked.saturating_add(1);
             return Verdict::Drop;
         }
         let at_capacity = self.half_open.total() >= self.cfg.max_half_open;
         let cookie_ok = cookie.is_some_and(|c| self.jar.verify(c, ni, src, spi_i));
         if cookie_ok {
             if at_capacity {
-                self.stats.over_capacity += 1;
+                self.stats.over_capacity = self.stats.over_capacity.saturating_add(1);
                 return Verdict::Drop;
             }
             if !self.verified.allow(now, src) {
-                self.stats.rate_limited += 1;
+                self.stats.rate_limited = self.stats.rate_limited.saturating_add(1);
                 return Verdict::Drop;
             }
-            self.stats.accepted += 1;
-            self.stats.accepted_with_cookie += 1;
+            self.stats.accepted = self.stats.accepted.saturating_add(1);
+            self.stats.accepted_with_cookie = self.stats.accepted_with_cookie.saturating_add(1);
             return Verdict::Accept;
         }
         let mut required = self.half_open.total() >= self.cfg.cookie_threshold
@@ -263,21 +263,21 @@ impl Defences {
         if !required && !at_capacity && !self.limiter.allow(now, src) {
             // Over budget: make the source prove it receives at its address (see the module
             // documentation for why this is not a drop).
-            self.stats.rate_limited += 1;
+            self.stats.rate_limited = self.stats.rate_limited.saturating_add(1);
             required = true;
         }
         if required {
             if cookie.is_some() {
-                self.stats.bad_cookies += 1;
+                self.stats.bad_cookies = self.stats.bad_cookies.saturating_add(1);
             }
-            self.stats.cookies_sent += 1;
+            self.stats.cookies_sent = self.stats.cookies_sent.saturating_add(1);
             return Verdict::RequireCookie(self.jar.make(ni, src, spi_i));
         }
         if at_capacity {
-            self.stats.over_capacity += 1;
+            self.stats.over_capacity = self.stats.over_capacity.saturating_add(1);
             return Verdict::Drop;
         }
-        self.stats.accepted += 1;
+        self.stats.accepted = self.stats.accepted.saturating_add(1);
         Verdict::Accept
     }
 }
@@ -309,12 +309,13 @@ pub fn peek_ike_sa_init(datagram: &[u8]) -> Option<InitPeek<'_>> {
     let (mut ni, mut cookie) = (None, None);
     let mut count = 0usize;
     while next != PayloadType::NONE {
-        count += 1;
+        count = count.saturating_add(1);
         if count > crate::wire::MAX_PAYLOADS {
             return None;
         }
-        let hdr = rest.get(..4)?;
-        let len = usize::from(u16::from_be_bytes([hdr[2], hdr[3]]));
+        // Generic payload header: next payload, critical bit, length (RFC 7296 3.2).
+        let &[next_payload, _, len_hi, len_lo] = rest.first_chunk::<4>()?;
+        let len = usize::from(u16::from_be_bytes([len_hi, len_lo]));
         if len < 4 {
             return None;
         }
@@ -326,10 +327,10 @@ pub fn peek_ike_sa_init(datagram: &[u8]) -> Option<InitPeek<'_>> {
             let spi_size = usize::from(*body.get(1)?);
             let kind = u16::from_be_bytes([*body.get(2)?, *body.get(3)?]);
             if kind == NotifyType::COOKIE.0 {
-                cookie = Some(body.get(4 + spi_size..)?);
+                cookie = Some(body.get(spi_size.checked_add(4)?..)?);
             }
         }
-        next = PayloadType(hdr[0]);
+        next = PayloadType(next_payload);
         rest = rest.get(len..)?;
     }
     if !rest.is_empty() {
@@ -345,9 +346,11 @@ pub fn peek_ike_sa_init(datagram: &[u8]) -> Option<InitPeek<'_>> {
 /// The stateless IKE_SA_INIT response carrying N(COOKIE) (RFC 7296 2.6): the request's header
 /// with SPIr zero and the response flag, and one Notify payload. 69 bytes for our cookies.
 pub fn cookie_response(request: &Header, cookie: &Cookie) -> Vec<u8> {
+    // Our cookies have a fixed length, so both lengths are constants.
+    const NOTIFY_LEN: usize = 8 + cookie::COOKIE_LEN;
+    const TOTAL: usize = Header::LEN + NOTIFY_LEN;
+    let (notify_len, total) = (NOTIFY_LEN, TOTAL);
     let data = cookie.as_bytes();
-    let notify_len = 8 + data.len();
-    let total = Header::LEN + notify_len;
     let mut v = Vec::with_capacity(total);
     v.extend_from_slice(&request.spi_i.to_be_bytes());
     v.extend_from_slice(&0u64.to_be_bytes());

@@ -42,13 +42,9 @@ impl RateLimiter {
 
     /// `burst` requests at once, refilled at `per_sec` per second, per source.
     pub fn new(rng: &mut dyn Random, burst: u32, per_sec: u32) -> RateLimiter {
-        let mut b = [0u8; 24];
-        rng.fill(&mut b);
-        let k = |i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(w)
-        };
+        let mut b = [[0u8; 8]; 3];
+        rng.fill(b.as_flattened_mut());
+        let [k0, k1, k2] = b.map(u64::from_le_bytes);
         let burst_milli = burst.max(1).saturating_mul(1000);
         RateLimiter {
             buckets: vec![
@@ -60,7 +56,7 @@ impl RateLimiter {
             ]
             .into_boxed_slice(),
             // Multipliers must be odd for multiply-shift.
-            keys: [k(0) | 1, k(1) | 1, k(2)],
+            keys: [k0 | 1, k1 | 1, k2],
             burst_milli,
             per_sec,
         }
@@ -78,7 +74,8 @@ impl RateLimiter {
             .wrapping_mul(self.keys[0])
             .wrapping_add(hi.wrapping_mul(self.keys[1]));
         // SLOTS is a power of two: take the top bits.
-        (h >> (64 - Self::SLOTS.trailing_zeros())) as usize
+        const SHIFT: u32 = 64 - RateLimiter::SLOTS.trailing_zeros();
+        (h >> SHIFT) as usize
     }
 
     /// Take one token for `ip` at `now`; false if its bucket is empty (drop the request).
@@ -99,11 +96,12 @@ impl RateLimiter {
         if b.last.is_none_or(|l| now > l) {
             b.last = Some(now);
         }
-        if b.milli >= 1000 {
-            b.milli -= 1000;
-            true
-        } else {
-            false
+        match b.milli.checked_sub(1000) {
+            Some(left) => {
+                b.milli = left;
+                true
+            }
+            None => false,
         }
     }
 
@@ -120,7 +118,11 @@ impl RateLimiter {
         if milli >= 1000 || self.per_sec == 0 {
             return Duration::ZERO;
         }
-        Duration::from_millis((1000 - milli).div_ceil(u64::from(self.per_sec)))
+        Duration::from_millis(
+            1000u64
+                .saturating_sub(milli)
+                .div_ceil(u64::from(self.per_sec)),
+        )
     }
 }
 

@@ -221,16 +221,20 @@ fn valid_list(kind: Kind, esp: bool) -> String {
 
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
+    // Levenshtein distance, one row at a time: prev[j] = distance(a[..i], b[..j]).
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        let mut cur = Vec::with_capacity(prev.len());
+        cur.push(i.saturating_add(1));
+        for (cb, pair) in b.iter().zip(prev.windows(2)) {
+            let &[diag, up] = pair else { continue };
+            let left = cur.last().copied().unwrap_or_default();
+            let sub = diag.saturating_add(usize::from(ca != *cb));
+            cur.push(sub.min(up.saturating_add(1)).min(left.saturating_add(1)));
         }
         prev = cur;
     }
-    prev[b.len()]
+    prev.last().copied().unwrap_or_default()
 }
 
 fn unknown_hint(tok: &str, esp: bool) -> String {

@@ -328,7 +328,7 @@ fn ours_esp(ours: &[EspProposalSpec], with_dh: bool) -> String {
 }
 
 fn wire_num(i: usize) -> u8 {
-    u8::try_from(i + 1).unwrap_or(u8::MAX)
+    u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX)
 }
 
 /// Responder for IKE, preferring the DH group of the initiator's KE payload when our chosen

@@ -19,7 +19,7 @@ pub(crate) fn esp_key_lengths(suite: &EspSuite) -> Option<(usize, usize)> {
     };
     let encr = match suite.encr {
         EncrId::AES_GCM_8 | EncrId::AES_GCM_12 | EncrId::AES_GCM_16 | EncrId::AES_CTR => {
-            key(suite.key_bits)? + 4
+            key(suite.key_bits)?.checked_add(4)?
         }
         EncrId::AES_CBC => key(suite.key_bits)?,
         EncrId::CHACHA20_POLY1305 => 36,
@@ -52,10 +52,12 @@ pub(crate) fn derive_keys(
     let (e, a) = esp_key_lengths(suite).ok_or_else(|| {
         CryptoError::Unsupported(format!("ESP keying for {:?}/{:?}", suite.encr, suite.integ))
     })?;
-    let one = e + a;
-    let keymat = crypto::child_keymat(prf, sk_d, g_ir, ni, nr, 2 * one)?;
+    const TOO_LONG: CryptoError = CryptoError::Malformed("ESP key material length overflows");
+    let one = e.checked_add(a).ok_or(TOO_LONG)?;
+    let both = one.checked_mul(2).ok_or(TOO_LONG)?;
+    let keymat = crypto::child_keymat(prf, sk_d, g_ir, ni, nr, both)?;
     let bytes = keymat.as_bytes();
-    let (i_to_r, r_to_i) = match (bytes.get(..one), bytes.get(one..2 * one)) {
+    let (i_to_r, r_to_i) = match (bytes.get(..one), bytes.get(one..both)) {
         (Some(x), Some(y)) => (Secret::new(x.to_vec()), Secret::new(y.to_vec())),
         _ => return Err(CryptoError::Malformed("short KEYMAT")),
     };

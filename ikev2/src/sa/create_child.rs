@@ -72,7 +72,13 @@ fn wire_proposals(proposals: &[EspProposalSpec], spi: u32) -> Vec<Proposal> {
         .iter()
         .take(usize::from(u8::MAX))
         .enumerate()
-        .map(|(i, p)| p.to_wire(u8::try_from(i + 1).unwrap_or(u8::MAX), spi, true))
+        .map(|(i, p)| {
+            p.to_wire(
+                u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX),
+                spi,
+                true,
+            )
+        })
         .collect()
 }
 
@@ -499,7 +505,7 @@ pub(crate) fn on_response(
                     if let Ok(ke) = KeyExchange::generate(g, ctx.rng) {
                         req.ke = Some(ke);
                         req.ni = new_nonce(ctx.rng);
-                        req.ke_retries += 1;
+                        req.ke_retries = req.ke_retries.saturating_add(1);
                         send(sa, ctx, keys, req);
                         return;
                     }

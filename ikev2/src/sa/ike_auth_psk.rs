@@ -40,7 +40,13 @@ pub(crate) fn our_esp_wire(proposals: &[EspProposalSpec], spi: u32) -> Vec<Propo
         .iter()
         .take(usize::from(u8::MAX))
         .enumerate()
-        .map(|(i, p)| p.to_wire(u8::try_from(i + 1).unwrap_or(u8::MAX), spi, false))
+        .map(|(i, p)| {
+            p.to_wire(
+                u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX),
+                spi,
+                false,
+            )
+        })
         .collect()
 }
 

@@ -59,7 +59,7 @@ pub(crate) fn our_ike_wire(cfg: &PeerConfig) -> Vec<Proposal> {
         .iter()
         .take(usize::from(u8::MAX))
         .enumerate()
-        .map(|(i, p)| p.to_wire(u8::try_from(i + 1).unwrap_or(u8::MAX)))
+        .map(|(i, p)| p.to_wire(u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX)))
         .collect()
 }
 
@@ -171,7 +171,7 @@ pub(crate) fn on_response(
     // RFC 7296 2.6: retry with the cookie as the first payload, everything else unchanged.
     if let Some(cookie) = notify_data(p, NotifyType::COOKIE) {
         if st.cookie_retries < MAX_COOKIE_RETRIES && (1..=MAX_COOKIE_LEN).contains(&cookie.len()) {
-            st.cookie_retries += 1;
+            st.cookie_retries = st.cookie_retries.saturating_add(1);
             st.cookie = Some(cookie.to_vec());
             send_request(sa, st, ctx);
         } else {
@@ -192,7 +192,7 @@ pub(crate) fn on_response(
                     Ok(ke) => {
                         st.ke = ke;
                         st.ni = new_nonce(ctx.rng);
-                        st.ke_retries += 1;
+                        st.ke_retries = st.ke_retries.saturating_add(1);
                         send_request(sa, st, ctx);
                         return Next::Keep;
                     }

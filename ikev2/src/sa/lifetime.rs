@@ -14,7 +14,9 @@ pub(crate) fn jitter(rng: &mut dyn Random, max: Duration) -> Duration {
     let mut b = [0u8; 8];
     rng.fill(&mut b);
     // The modulo bias is below 2^-20 for any jitter shorter than ~17 years.
-    let r = u64::from_be_bytes(b) % nanos.saturating_add(1);
+    let r = u64::from_be_bytes(b)
+        .checked_rem(nanos.saturating_add(1))
+        .unwrap_or_default();
     Duration::from_nanos(r)
 }
 
@@ -37,7 +39,7 @@ pub(crate) fn deadlines(
 /// When to retry a rekey the peer refused (TEMPORARY_FAILURE, RFC 7296 2.25: "retry
 /// later"): 2 to 10 s from now, random so two colliding peers do not collide again.
 pub(crate) fn retry_at(now: Instant, rng: &mut dyn Random) -> Instant {
-    let d = Duration::from_secs(2) + jitter(rng, Duration::from_secs(8));
+    let d = Duration::from_secs(2).saturating_add(jitter(rng, Duration::from_secs(8)));
     now.checked_add(d).unwrap_or(now)
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod ike_sa_init;
 pub(crate) mod informational;
 pub(crate) mod keys;
 pub(crate) mod lifetime;
+pub(crate) mod message_id;
 pub(crate) mod nat;
 pub(crate) mod rekey_child;
 pub(crate) mod rekey_ike;
@@ -325,6 +326,14 @@ impl IkeSa {
             return;
         }
         let id = self.next_request_id;
+        if message_id::reserved_for_delete(id) && !matches!(kind, RequestKind::DeleteIke) {
+            // RFC 7296 2.2: the message IDs are nearly used up; nothing but the IKE SA's
+            // DELETE is sent any more, and the SA is closed as soon as the window allows.
+            ctx.errors
+                .insert(self.peer, "IKE message IDs exhausted before a rekey".into());
+            message_id::check(self, ctx.now);
+            return;
+        }
         let header = self.header(exchange, false, id);
         let Some(payload) = self.seal(keys, ctx.rng, header, &payloads) else {
             ctx.errors
@@ -342,7 +351,10 @@ impl IkeSa {
             out = out.give_up_after(ctx.now, self.cfg.dpd_timeout);
         }
         self.outstanding = Some(out);
-        self.next_request_id = id.wrapping_add(1);
+        // RFC 7296 2.2: message IDs are sequential and must not wrap; near the end the SA is
+        // rekeyed or closed (`message_id`).
+        self.next_request_id = message_id::next(id);
+        message_id::check(self, ctx.now);
     }
 
     /// After a response: send the next queued request, if any, else start whatever is due
@@ -379,7 +391,8 @@ impl IkeSa {
             request: request.to_vec(),
             response,
         });
-        self.peer_next_id = message_id.wrapping_add(1);
+        self.peer_next_id = self::message_id::next(message_id);
+        self::message_id::check(self, ctx.now);
     }
 
     /// Seal and send a protected response.

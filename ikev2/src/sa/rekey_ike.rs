@@ -318,7 +318,7 @@ pub(crate) fn on_response(
                 if let Ok(ke) = KeyExchange::generate(g, ctx.rng) {
                     req.ke = ke;
                     req.ni = new_nonce(ctx.rng);
-                    req.ke_retries += 1;
+                    req.ke_retries = req.ke_retries.saturating_add(1);
                     return send(sa, ctx, keys, req);
                 }
             }

@@ -76,7 +76,7 @@ impl Outstanding {
                 tries: self.retransmits,
             };
         }
-        self.retransmits += 1;
+        self.retransmits = self.retransmits.saturating_add(1);
         self.deadline = now
             .checked_add(cfg.wait_after(self.retransmits))
             .unwrap_or(now);

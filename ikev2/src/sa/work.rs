@@ -1,11 +1,12 @@
 //! What our side of an established IKE SA starts by itself when its request window is free
 //! (RFC 7296 2.3, window size 1): hard expiry, the remaining CHILD_SAs after IKE_AUTH,
-//! IKE SA and CHILD_SA rekeys when their soft lifetime passed (2.8), and DPD probes (2.4).
+//! IKE SA and CHILD_SA rekeys when their soft lifetime passed (2.8) or the message IDs near
+//! their end (2.2, `message_id`), and DPD probes (2.4).
 
 use super::child_sa::ChildState;
 use super::keys::IkeKeys;
 use super::retransmit::RequestKind;
-use super::{create_child, dpd, informational, rekey_child, rekey_ike};
+use super::{create_child, dpd, informational, message_id, rekey_child, rekey_ike};
 use super::{Ctx, IkeSa, Next, State};
 use crate::event::DeleteReason;
 use crate::wire::{Delete, ExchangeType, Payload, ProtocolId};
@@ -107,6 +108,12 @@ pub(crate) fn start_due(sa: &mut IkeSa, ctx: &mut Ctx<'_>, keys: &IkeKeys) {
     if due(sa.rekey_at) {
         if rekey_ike::start(sa, ctx, keys) {
             return;
+        }
+        if message_id::near_end(sa) {
+            // RFC 7296 2.2: the SA cannot be rekeyed, so it is closed before its message
+            // IDs wrap.
+            sa.expire_at = Some(now);
+            return start_due(sa, ctx, keys);
         }
         sa.rekey_at = now.checked_add(REKEY_RETRY);
     }

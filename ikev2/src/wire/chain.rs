@@ -131,7 +131,7 @@ pub(crate) fn encode(payloads: &[Payload], out: &mut Vec<u8>) -> PayloadType {
             Payload::Sk(sk) => sk.first_inner,
             Payload::Skf(f) => f.first_inner,
             _ => payloads
-                .get(i + 1)
+                .get(i.saturating_add(1))
                 .map_or(PayloadType::NONE, Payload::payload_type),
         };
         let start = out.len();

@@ -89,9 +89,11 @@ pub fn encode_payloads(payloads: &[Payload]) -> (PayloadType, Vec<u8>) {
 /// from the input.
 pub fn encode_message(message: &Message) -> Vec<u8> {
     let (first, body) = encode_payloads(&message.payloads);
-    let length = Header::LEN + body.len();
+    // A message never comes near 4 GiB (UDP datagrams are at most 64 KiB).
+    let length = body.len().saturating_add(Header::LEN);
     let mut out = Vec::with_capacity(length);
-    header::encode(&message.header, first, length as u32, &mut out);
+    let wire_length = u32::try_from(length).unwrap_or(u32::MAX);
+    header::encode(&message.header, first, wire_length, &mut out);
     out.extend_from_slice(&body);
     out
 }
@@ -99,7 +101,7 @@ pub fn encode_message(message: &Message) -> Vec<u8> {
 /// The body of an ID payload as the AUTH computation signs it (RFC 7296 2.15:
 /// "RestOfInitIDPayload": ID type, three reserved bytes, identification data).
 pub fn id_payload_body(id: &Identification) -> Vec<u8> {
-    let mut v = Vec::with_capacity(4 + id.data.len());
+    let mut v = Vec::with_capacity(id.data.len().saturating_add(4));
     v.push(id.id_type.0);
     v.extend_from_slice(&[0, 0, 0]);
     v.extend_from_slice(&id.data);

@@ -40,7 +40,7 @@ pub(crate) fn decode_delete(body: &[u8]) -> Result<Delete, DecodeError> {
         return Err(DecodeError::Syntax("delete with SPI size 0 lists SPIs"));
     }
     let size = usize::from(spi_size);
-    if count * size != r.left() {
+    if count.checked_mul(size) != Some(r.left()) {
         return Err(DecodeError::BadLength {
             field: "number of SPIs",
             value: count,

@@ -30,11 +30,15 @@ impl<'a> Reader<'a> {
         if n > have {
             return Err(DecodeError::Truncated { need: n, have });
         }
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(DecodeError::Truncated { need: n, have })?;
         let out = self
             .buf
-            .get(self.pos..self.pos + n)
+            .get(self.pos..end)
             .ok_or(DecodeError::Truncated { need: n, have })?;
-        self.pos += n;
+        self.pos = end;
         Ok(out)
     }
 
@@ -122,12 +126,12 @@ impl Writer for Vec<u8> {
         at
     }
     fn patch_len16(&mut self, at: usize, start: usize) {
-        let len = self.len() - start;
+        let len = self.len().saturating_sub(start);
         // Encoding is only given well-formed Reprs; a structure over 64 KiB cannot be
         // expressed on the wire (RFC 7296 3.2 lengths are 16 bits).
         debug_assert!(len <= usize::from(u16::MAX), "structure too long to encode");
         let v = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
-        if let Some(slot) = self.get_mut(at..at + 2) {
+        if let Some(slot) = at.checked_add(2).and_then(|end| self.get_mut(at..end)) {
             slot.copy_from_slice(&v);
         }
     }

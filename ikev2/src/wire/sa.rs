@@ -142,7 +142,11 @@ pub(crate) fn encode(sa: &SaPayload, out: &mut Vec<u8>) {
     let n = sa.proposals.len();
     for (i, p) in sa.proposals.iter().enumerate() {
         let start = out.len();
-        out.push(if i + 1 == n { LAST } else { PROPOSAL_MORE });
+        out.push(if i.saturating_add(1) == n {
+            LAST
+        } else {
+            PROPOSAL_MORE
+        });
         out.push(0);
         let len_at = out.len16_placeholder();
         out.push(p.num);
@@ -152,7 +156,7 @@ pub(crate) fn encode(sa: &SaPayload, out: &mut Vec<u8>) {
         out.extend_from_slice(&p.spi);
         let m = p.transforms.len();
         for (j, t) in p.transforms.iter().enumerate() {
-            encode_transform(t, j + 1 == m, out);
+            encode_transform(t, j.saturating_add(1) == m, out);
         }
         out.patch_len16(len_at, start);
     }

@@ -16,6 +16,8 @@ pub struct IperfOpts {
     pub parallel: u32,
     /// UDP at this bitrate (iperf3 syntax, e.g. `200M`) instead of TCP.
     pub udp_bitrate: Option<String>,
+    /// TCP paced at this bitrate (iperf3 `-b`, e.g. `200M`); None: as fast as it goes.
+    pub tcp_bitrate: Option<String>,
 }
 
 impl Default for IperfOpts {
@@ -26,6 +28,7 @@ impl Default for IperfOpts {
             reverse: false,
             parallel: 1,
             udp_bitrate: None,
+            tcp_bitrate: None,
         }
     }
 }
@@ -83,6 +86,8 @@ pub fn iperf3(
     }
     if let Some(b) = &opts.udp_bitrate {
         c.args(["-u", "-b", b]);
+    } else if let Some(b) = &opts.tcp_bitrate {
+        c.args(["-b", b]);
     }
     let mut cli = Child::spawn(c, &format!("iperf3-client-{port}"), dir)?;
     cli.wait_timeout(Duration::from_secs(opts.seconds as u64 + 20))?;

@@ -2,6 +2,7 @@
 
 mod iperf;
 mod ping;
+pub mod report;
 mod xfer;
 
 pub use iperf::{iperf3, IperfOpts, IperfResult};

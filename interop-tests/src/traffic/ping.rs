@@ -34,9 +34,30 @@ pub struct PingResult {
     pub received: u32,
     /// Round-trip times of the replies, in milliseconds, in arrival order.
     pub rtts_ms: Vec<f64>,
+    /// `icmp_seq` of every reply, in arrival order (1-based, as ping prints them).
+    pub seqs: Vec<u32>,
 }
 
 impl PingResult {
+    /// True when ping sent every one of the `requested` echo requests: a ping that failed to
+    /// start, or stopped early (e.g. "Network unreachable"), parses as 0 sent and 0 received,
+    /// and a loss check on such a result alone proves nothing.
+    pub fn ran_in_full(&self, requested: u32) -> bool {
+        self.sent == requested
+    }
+
+    /// For pings bounded by time rather than count: at least 95 % of `requested` went out.
+    pub fn ran_mostly(&self, requested: u32) -> bool {
+        u64::from(self.sent) * 100 >= u64::from(requested) * 95
+    }
+
+    /// The `icmp_seq` numbers (1..=sent) that got no reply: with the interval, when in the
+    /// run each loss happened.
+    pub fn lost_seqs(&self) -> Vec<u32> {
+        let got: std::collections::BTreeSet<u32> = self.seqs.iter().copied().collect();
+        (1..=self.sent).filter(|s| !got.contains(s)).collect()
+    }
+
     pub fn lost(&self) -> u32 {
         self.sent.saturating_sub(self.received)
     }
@@ -50,6 +71,15 @@ impl PingResult {
     pub fn parse(out: &str) -> PingResult {
         let mut r = PingResult::default();
         for line in out.lines() {
+            if let Some(seq) = line
+                .split(" icmp_seq=")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next()?.parse().ok())
+            {
+                if line.contains(" time=") {
+                    r.seqs.push(seq);
+                }
+            }
             if let Some(t) = line.split(" time=").nth(1) {
                 if let Some(ms) = t.split_whitespace().next().and_then(|v| v.parse().ok()) {
                     r.rtts_ms.push(ms);
@@ -122,5 +152,21 @@ mod tests {
         let r = PingResult::parse(out);
         assert_eq!((r.sent, r.received, r.lost()), (3, 2, 1));
         assert_eq!(r.rtts_ms, vec![0.512, 1.5]);
+        assert!(r.ran_in_full(3) && !r.ran_in_full(4));
+        assert_eq!(r.seqs, vec![1, 3]);
+        assert_eq!(r.lost_seqs(), vec![2]);
+    }
+
+    #[test]
+    fn a_ping_that_never_ran_is_not_complete() {
+        let r = PingResult::parse("ping: connect: Network is unreachable\n");
+        assert_eq!((r.sent, r.received), (0, 0));
+        assert!(!r.ran_in_full(10) && !r.ran_mostly(10));
+        let r = PingResult {
+            sent: 95,
+            received: 95,
+            ..PingResult::default()
+        };
+        assert!(r.ran_mostly(100) && !r.ran_mostly(101) && !r.ran_in_full(100));
     }
 }

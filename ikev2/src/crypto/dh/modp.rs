@@ -155,6 +155,7 @@ pub(crate) fn exponent_from_bytes(bytes: &[u8]) -> Option<Zeroizing<U256>> {
         return None;
     }
     let mut buf = Zeroizing::new([0u8; EXP_BYTES]);
-    buf[EXP_BYTES - bytes.len()..].copy_from_slice(bytes);
+    buf.get_mut(EXP_BYTES.checked_sub(bytes.len())?..)?
+        .copy_from_slice(bytes);
     Some(Zeroizing::new(U256::from_be_slice(&buf[..])))
 }
