@@ -10,7 +10,8 @@
 #   IPSECGW_DEB=FILE            use this .deb instead of building one (appliance/build-deb.sh)
 #   IPSECGW_APPLIANCE_CACHE=DIR cache (default /var/cache/ipsecgw-appliance): the mmdebstrap
 #                               tarball, keyed on the package list and options
-#   IPSECGW_IMAGE_OUT=DIR       output directory (default target/appliance)
+#   IPSECGW_IMAGE_OUT=DIR       output directory (default $CARGO_TARGET_DIR/appliance, or
+#                               target/appliance without CARGO_TARGET_DIR)
 #   IPSECGW_IMAGE_REFRESH=1     rebuild the cached base tarball (e.g. for security updates)
 #   IPSECGW_NO_VMDK=1           skip the VMDK (the boot test only needs the raw image)
 #   DEBIAN_MIRROR=URL           default http://deb.debian.org/debian
@@ -19,7 +20,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cache="${IPSECGW_APPLIANCE_CACHE:-/var/cache/ipsecgw-appliance}"
-out="${IPSECGW_IMAGE_OUT:-$root/target/appliance}"
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+  case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;; esac
+  export CARGO_TARGET_DIR
+fi
+out="${IPSECGW_IMAGE_OUT:-${CARGO_TARGET_DIR:-$root/target}/appliance}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 name="ipsecgw-debian12-amd64"

@@ -119,6 +119,7 @@ build {
       "sysctl --system >/dev/null",
       "test \"$(sysctl -n net.ipv4.ip_forward)\" = 1",
       "test \"$(sysctl -n net.ipv4.conf.all.rp_filter)\" = 2",
+      "test \"$(sysctl -n net.ipv4.fib_multipath_hash_policy)\" = 1",
       "systemctl is-enabled ipsecgw.service ipsecgw.path",
       "test \"$(stat -c %a /etc/ipsecgw)\" = 700",
       "test ! -e /etc/ipsecgw/ipsecgw.toml",

@@ -248,6 +248,19 @@ fn psk_file_is_read_relative_and_mode_checked() {
         "connections.azure.psk_file",
         &["cannot read", "nope.psk"],
     );
+    // A wrong path to something large (a device, a log) is refused, not read whole.
+    let big = dir.join("big.psk");
+    std::fs::write(&big, vec![b'k'; 5000]).unwrap();
+    std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let errs = config::parse(&text.replace("azure.psk", "big.psk"), &dir).unwrap_err();
+    has(
+        &errs,
+        "connections.azure.psk_file",
+        &["big.psk", "larger than 4096 bytes"],
+    );
+    let zero = text.replace("azure.psk", "/dev/zero");
+    let errs = config::parse(&zero, &dir).unwrap_err();
+    has(&errs, "connections.azure.psk_file", &["larger than"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

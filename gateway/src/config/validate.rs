@@ -650,7 +650,7 @@ fn psk(
         (Some(s), None) => zeroize::Zeroizing::new(s.0.clone()),
         (None, Some(f)) => {
             let p = base_dir.join(&f);
-            match std::fs::read_to_string(&p) {
+            match read_small_file(&p, PSK_FILE_MAX) {
                 Ok(s) => {
                     check_file_mode(&p, &c.path, warnings);
                     let s = zeroize::Zeroizing::new(s);
@@ -703,6 +703,27 @@ fn psk(
             None
         }
     }
+}
+
+/// A PSK file is a few dozen bytes (Azure allows 128 characters): anything larger is a
+/// mistake (a wrong path such as a device or a log file), refused before it is read whole.
+const PSK_FILE_MAX: u64 = 4096;
+
+/// Reads at most `max` bytes of `path` as UTF-8; a longer file is an error naming the limit.
+fn read_small_file(path: &std::path::Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::open(path)?
+        .take(max.saturating_add(1))
+        .read_to_string(&mut s)?;
+    if s.len() as u64 > max {
+        zeroize::Zeroize::zeroize(&mut s);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes: a PSK file holds only the key"),
+        ));
+    }
+    Ok(s)
 }
 
 #[cfg(unix)]

@@ -24,6 +24,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// NAT-T keepalive interval (RFC 3948 4: 20 s is customary).
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// Dropped packets are counted per reason (status, metrics) and summarised in the log at most
+/// once per this interval per tunnel: a flood of garbage ESP costs a few lines, not one per
+/// packet.
+pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// First and largest delay before initiating again after a failure.
 const RETRY_MIN: Duration = Duration::from_secs(2);
 const RETRY_MAX: Duration = Duration::from_secs(60);
@@ -73,6 +77,10 @@ pub struct Tunnel {
     /// they are: `dpd_action = "clear"` takes them away until a CHILD SA is back.
     pub routes_wanted: bool,
     pub routes_installed: bool,
+    /// Drop counters as of the last drop summary in the log (rate-limited, see
+    /// [`DROP_LOG_INTERVAL`]).
+    pub drops_logged: HashMap<String, u64>,
+    pub drops_logged_at: Instant,
 }
 
 impl Tunnel {
@@ -301,6 +309,18 @@ impl ControlPlane {
             for spi in wanted {
                 tracing::info!(tunnel = %t.conn.name, spi_in = %format!("{spi:08x}"), "ESP soft limit reached: rekeying the CHILD SA");
                 self.endpoint.rekey_child_sa(now, t.peer, spi);
+            }
+            if now.saturating_duration_since(t.drops_logged_at) >= DROP_LOG_INTERVAL {
+                t.drops_logged_at = now;
+                let current = drops_of(t, &self.inbound);
+                if let Some(summary) = drop_summary(&t.drops_logged, &current) {
+                    tracing::warn!(
+                        tunnel = %t.conn.name,
+                        "dropped in the last {}s: {summary} (totals: ipsecgw status)",
+                        DROP_LOG_INTERVAL.as_secs()
+                    );
+                }
+                t.drops_logged = current;
             }
         }
     }
@@ -712,6 +732,30 @@ pub fn ike_channel() -> (mpsc::Sender<IkeDatagram>, mpsc::Receiver<IkeDatagram>)
 }
 
 /// Per-tunnel drop counters by reason, ESP layer and gateway combined.
+/// "reason N, reason M" for the counters that grew since `before` (per-SA counters restart
+/// with a new SA, so a smaller value counts from zero); None if nothing was dropped.
+pub fn drop_summary(before: &HashMap<String, u64>, now: &HashMap<String, u64>) -> Option<String> {
+    let mut grown: Vec<(&str, u64)> = now
+        .iter()
+        .map(|(k, &v)| {
+            let was = before.get(k).copied().unwrap_or(0);
+            (k.as_str(), if v >= was { v - was } else { v })
+        })
+        .filter(|&(_, d)| d > 0)
+        .collect();
+    if grown.is_empty() {
+        return None;
+    }
+    grown.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    Some(
+        grown
+            .iter()
+            .map(|(k, d)| format!("{k} {d}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
 pub fn drops_of(t: &Tunnel, table: &InboundTable) -> HashMap<String, u64> {
     let mut m: HashMap<String, u64> = HashMap::new();
     for (k, v) in t.path.drops.snapshot() {
@@ -740,6 +784,28 @@ pub fn drops_of(t: &Tunnel, table: &InboundTable) -> HashMap<String, u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drop_summary_lists_what_grew_largest_first() {
+        let m = |v: &[(&str, u64)]| -> HashMap<String, u64> {
+            v.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+        };
+        let before = m(&[("bad_icv", 10), ("replayed", 5), ("unknown_spi", 7)]);
+        assert_eq!(drop_summary(&before, &before), None);
+        assert_eq!(drop_summary(&m(&[]), &m(&[("too_big", 0)])), None);
+        // bad_icv grew by 90; replayed restarted with a new SA (now 3 < 5: 3 new); unknown_spi
+        // did not move; too_big is new.
+        let now = m(&[
+            ("bad_icv", 100),
+            ("replayed", 3),
+            ("unknown_spi", 7),
+            ("too_big", 3),
+        ]);
+        assert_eq!(
+            drop_summary(&before, &now).as_deref(),
+            Some("bad_icv 90, replayed 3, too_big 3")
+        );
+    }
     use ikev2::wire::{DhGroup, EncrId, IntegId, PrfId};
     use ikev2::{PeerStatus, SaPhase};
 

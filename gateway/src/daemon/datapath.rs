@@ -125,9 +125,6 @@ pub struct TunnelPath {
     pub mtu: u16,
     pub mss_v4: Option<u16>,
     pub mss_v6: Option<u16>,
-    /// Source address for ICMP errors we generate toward inside hosts.
-    pub icmp_source_v4: Option<IpAddr>,
-    pub icmp_source_v6: Option<IpAddr>,
     pub drops: GatewayDrops,
     /// Bytes/packets of SAs already deleted, so totals survive rekeys.
     pub retired_in: (AtomicU64, AtomicU64),
@@ -145,8 +142,6 @@ impl TunnelPath {
             mtu,
             mss_v4: None,
             mss_v6: None,
-            icmp_source_v4: None,
-            icmp_source_v6: None,
             drops: GatewayDrops::default(),
             retired_in: (AtomicU64::new(0), AtomicU64::new(0)),
             retired_out: (AtomicU64::new(0), AtomicU64::new(0)),

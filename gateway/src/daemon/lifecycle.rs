@@ -98,12 +98,6 @@ impl ControlPlane {
         let mut path = TunnelPath::new(conn.name.clone(), id, conn.mtu);
         path.mss_v4 = conn.mss_ipv4();
         path.mss_v6 = conn.mss_ipv6();
-        if local_ip.is_ipv4() && !local_ip.is_unspecified() {
-            path.icmp_source_v4 = Some(local_ip);
-        }
-        if local_ip.is_ipv6() && !local_ip.is_unspecified() {
-            path.icmp_source_v6 = Some(local_ip);
-        }
         let path = Arc::new(path);
         let tun = Arc::new(tun);
         let peer = self.endpoint.add_peer(peer_config::peer_config(conn)?);
@@ -145,6 +139,8 @@ impl ControlPlane {
             last_keepalive: Instant::now(),
             routes_wanted: true,
             routes_installed: true,
+            drops_logged: HashMap::new(),
+            drops_logged_at: Instant::now(),
         });
         Ok(())
     }

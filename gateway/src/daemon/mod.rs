@@ -81,8 +81,14 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
     if cp.config.connections.iter().any(|c| c.ha_group.is_some()) {
         cp.multipath = Some(crate::io::multipath::MultipathRoutes::connect()?);
         // Hash flows on ports too, so one VPC host's flows spread over ECMP tunnels.
-        if let Err(e) = std::fs::write("/proc/sys/net/ipv4/fib_multipath_hash_policy", "1") {
-            tracing::warn!(error = %e, "cannot set net.ipv4.fib_multipath_hash_policy=1");
+        // The appliance's sysctl.d sets it (its unit may not write /proc/sys): only write
+        // when it is not already so.
+        const HASH_POLICY: &str = "/proc/sys/net/ipv4/fib_multipath_hash_policy";
+        let current = std::fs::read_to_string(HASH_POLICY).unwrap_or_default();
+        if current.trim() != "1" {
+            if let Err(e) = std::fs::write(HASH_POLICY, "1") {
+                tracing::warn!(error = %e, "cannot set net.ipv4.fib_multipath_hash_policy=1: set it in /etc/sysctl.d for ECMP by flow");
+            }
         }
     }
     for conn in &connections {

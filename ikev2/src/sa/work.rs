@@ -88,13 +88,23 @@ pub(crate) fn start_due(sa: &mut IkeSa, ctx: &mut Ctx<'_>, keys: &IkeKeys) {
         );
         return;
     }
-    // Hard lifetime of a CHILD_SA.
-    if let Some(spi) = sa
+    // Hard lifetime of a CHILD_SA: delete it (RFC 7296 2.8). A rekey that could not happen in
+    // time (e.g. an IKE rekey held the window under loss) must not leave the IKE SA without
+    // the CHILD_SA its configuration asks for: create it again right after the DELETE
+    // (CREATE_CHILD_SA, RFC 7296 1.3.1), unless another SA of that child is still there.
+    if let Some((spi, name)) = sa
         .children
         .iter()
         .find(|c| c.state != ChildState::Rekeying && due(c.expire_at))
-        .map(|c| c.inbound_spi)
+        .map(|c| (c.inbound_spi, c.name.clone()))
     {
+        let replaced = sa
+            .children
+            .iter()
+            .any(|c| c.name == name && c.inbound_spi != spi);
+        if !replaced && !sa.to_create.contains(&name) {
+            sa.to_create.push_back(name);
+        }
         informational::delete_child_with(sa, ctx, keys, spi);
         return;
     }
