@@ -680,3 +680,85 @@ fn dpd_action_none_keeps_routes_and_waits() {
     }
     dpd_action_case("none");
 }
+
+/// Volume limits trigger CHILD rekeys at the gateway (the ESP layer's soft limit at 90 % of
+/// `life_bytes` / `life_packets` asks the control plane to rekey): a transfer several times the
+/// limit crosses rekeys intact, with no time-based rekey possible (CHILD `rekey_time` 1 h), and
+/// one CHILD SA remains at the peer.
+fn volume_rekey_case(test: &str, limit_line: &str, bytes: u64, min_rekeys: u64) {
+    if !interop_tests::require_root(test) {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = must(AzureLab::new(LabOptions {
+        nat: true,
+        label: test.chars().take(16).collect(),
+    }));
+    let azure = must(start_azure(&lab, azure_conn(&lab), LogLevels::default()));
+    let dir = must(lab.dir.subdir("gw"));
+    let mut o = gw_opts(&lab, &dir);
+    o.extra_child = limit_line.into();
+    let mut gw = must(Ipsecgw::start_in_lab(&lab, &lab.gw, &dir, &o));
+    must(gw.wait_established(GW_CONN, TUNNEL_TIMEOUT));
+    must(wait_for_ping(&lab.vpc, VNET_HOST, Duration::from_secs(5)));
+    let xfer = std::path::Path::new(env!("CARGO_BIN_EXE_xfer"));
+    let t = must(interop_tests::traffic::tcp_transfer(
+        xfer,
+        &lab.vpc,
+        &lab.vnet,
+        VNET_HOST,
+        5061,
+        bytes,
+        61,
+        lab.dir.path(),
+        Duration::from_secs(60),
+    ));
+    assert!(t.intact(), "{t:?}");
+    // The last soft limit may have been reached at the very end: let its rekey finish.
+    must(wait_for(
+        "one CHILD SA at the peer",
+        Duration::from_secs(15),
+        || {
+            azure
+                .sa_summary()
+                .map(|s| s.ike_count() == 1 && s.child_count() == 1)
+                .unwrap_or(false)
+        },
+    ));
+    let child_rekeys = num(&gw, "/tunnels/0/child_rekeys");
+    record(
+        "lifecycle",
+        test,
+        &format!(
+            "{} MB intact across {child_rekeys} volume-triggered CHILD rekeys ({})",
+            bytes >> 20,
+            limit_line.trim()
+        ),
+    );
+    assert!(
+        child_rekeys >= min_rekeys,
+        "{child_rekeys} CHILD rekeys for {bytes} bytes with {limit_line}"
+    );
+    let p = must(ping(
+        &lab.vpc,
+        VNET_HOST,
+        &PingOpts {
+            count: 5,
+            ..PingOpts::default()
+        },
+    ));
+    assert!(p.ran_in_full(5) && p.received == 5, "{p:?}");
+}
+
+#[test]
+fn rekey_by_bytes() {
+    // 8 MiB: the soft limit at 7.2 MiB; 48 MiB through it (plus ESP overhead) => >= 5 rekeys.
+    volume_rekey_case("rekey_by_bytes", "life_bytes = 8388608\n", 48 << 20, 4);
+}
+
+#[test]
+fn rekey_by_packets() {
+    // 20,000 packets: the soft limit at 18,000; 48 MiB is ~36,000 full-size ESP packets out
+    // (plus the ACKs in) => at least one rekey.
+    volume_rekey_case("rekey_by_packets", "life_packets = 20000\n", 48 << 20, 1);
+}
