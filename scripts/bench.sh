@@ -56,6 +56,7 @@ echo "bench.sh: building ipsecgw and the benchmark driver (release)"
 cargo build --release --locked --quiet -p gateway -p benches
 
 status=0
-target/release/bench --ipsecgw target/release/ipsecgw --boringtun "$tools/bin/boringtun-cli" "$@" || status=$?
+out="${CARGO_TARGET_DIR:-target}/release"
+"$out/bench" --ipsecgw "$out/ipsecgw" --boringtun "$tools/bin/boringtun-cli" "$@" || status=$?
 echo "bench.sh: finished in $(( $(date +%s) - start )) s (exit status $status)" >&2
 exit "$status"
