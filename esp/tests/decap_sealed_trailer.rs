@@ -54,7 +54,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
 /// Regenerates the seed corpus:
 /// `cargo test -p esp --test decap_sealed_trailer -- --ignored`.
 #[test]
-#[ignore]
+#[ignore = "writes the seed corpus; run by hand after changing the seeds"]
 fn write_seed_corpus() {
     let dir = corpus_dir();
     std::fs::create_dir_all(&dir).unwrap();
