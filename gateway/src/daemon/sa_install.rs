@@ -39,6 +39,10 @@ pub struct ChildTable {
     outbound: HashMap<String, Arc<OutboundPath>>,
     /// Outbound SAs of rekeys we answered, by new inbound SPI, until `ChildSaOutboundReady`.
     pending_out: HashMap<u32, Arc<OutboundPath>>,
+    /// Live outbound SAs displaced by a newer SA of the same child that was not a rekey of
+    /// it (two IKE SAs after simultaneous IKE_SA_INIT each bring one): if the newer one is
+    /// deleted (the duplicate IKE SA goes), the child falls back to one of these.
+    standby_out: Vec<Arc<OutboundPath>>,
     /// Inbound SPIs to remove at the given time.
     retiring: Vec<(Instant, u32)>,
     /// Order of children in the config (the first is the default outbound path).
@@ -149,7 +153,9 @@ impl ChildTable {
     ) -> Result<(), String> {
         let (inbound, outbound) = build(c, path.index, esp_cfg, now)?;
         table.insert(inbound);
-        self.outbound.insert(c.child.clone(), Arc::new(outbound));
+        if let Some(prev) = self.outbound.insert(c.child.clone(), Arc::new(outbound)) {
+            self.standby_out.push(prev);
+        }
         self.record(c, now);
         self.publish(path);
         Ok(())
@@ -208,9 +214,22 @@ impl ChildTable {
             .iter()
             .find(|(_, o)| o.sa.spi() == outbound_spi)
             .map(|(n, _)| n.clone());
+        if let Some(i) = self
+            .standby_out
+            .iter()
+            .position(|o| o.sa.spi() == outbound_spi)
+        {
+            let old = self.standby_out.remove(i);
+            retire_out_stats(path, &old);
+        }
         if let Some(name) = name {
             if let Some(old) = self.outbound.remove(&name) {
                 retire_out_stats(path, &old);
+            }
+            // Another live SA of the same child (the surviving IKE SA's) takes over.
+            if let Some(i) = self.standby_out.iter().rposition(|o| o.child == name) {
+                let next = self.standby_out.remove(i);
+                self.outbound.insert(name, next);
             }
             self.publish(path);
         }
@@ -227,6 +246,9 @@ impl ChildTable {
         }
         self.pending_out.clear();
         for (_, old) in std::mem::take(&mut self.outbound) {
+            retire_out_stats(path, &old);
+        }
+        for old in std::mem::take(&mut self.standby_out) {
             retire_out_stats(path, &old);
         }
         self.publish(path);
