@@ -21,8 +21,6 @@ pub(crate) struct RawDaemon {
     pub control_socket: Option<String>,
     pub metrics_listen: Option<String>,
     pub log_level: Option<String>,
-    pub aqm_target: Option<RawDuration>,
-    pub aqm_interval: Option<RawDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -317,16 +315,7 @@ mod tests {
     #[test]
     fn fields_are_captured() {
         let f = fields_of::<RawDaemon>();
-        assert_eq!(
-            f,
-            &[
-                "control_socket",
-                "metrics_listen",
-                "log_level",
-                "aqm_target",
-                "aqm_interval"
-            ]
-        );
+        assert_eq!(f, &["control_socket", "metrics_listen", "log_level"]);
     }
 
     #[test]

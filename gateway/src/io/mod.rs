@@ -11,7 +11,6 @@ pub mod nat_t;
 pub mod netns;
 pub mod packet_batch;
 pub mod poll;
-pub mod recv_backlog;
 pub mod routes;
 pub mod tun;
 pub mod tun_gro;
