@@ -94,16 +94,7 @@ fn rekeys_from_both_sides_lose_nothing() {
         must(azure.rekey_ike("onprem"));
     });
     // Old inbound SAs leave after the grace period; the peer's lists settle.
-    must(wait_for(
-        "one SA pair on the peer",
-        Duration::from_secs(15),
-        || {
-            azure
-                .sa_summary()
-                .map(|s| s.ike_count() == 1 && s.child_count() == 1)
-                .unwrap_or(false)
-        },
-    ));
+    must(azure.wait_exact_sas(1, Some(1), Duration::from_secs(15)));
     let child_rekeys = num(&gw, "/tunnels/0/child_rekeys");
     let ike_rekeys = num(&gw, "/tunnels/0/ike_rekeys");
     record(
@@ -301,16 +292,7 @@ fn soak(test: &str, pfs: bool) {
     // With 20 s / 30 s lifetimes on both sides a rekey and the DELETE of what it replaced
     // can straddle the end of the run (seen: the old IKE SA went 16 s after the stream
     // stopped): allow a full IKE lifetime and a half for one SA pair to remain.
-    must(wait_for(
-        "one SA pair on the peer",
-        Duration::from_secs(45),
-        || {
-            azure
-                .sa_summary()
-                .map(|s| s.ike_count() == 1 && s.child_count() == 1)
-                .unwrap_or(false)
-        },
-    ));
+    must(azure.wait_exact_sas(1, Some(1), Duration::from_secs(45)));
 }
 
 /// `kill -9` of strongSwan: ipsecgw declares the peer dead within dpd_delay + dpd_timeout;
@@ -366,16 +348,7 @@ fn peer_killed_is_detected_and_tunnel_returns() {
         "peer_killed_is_detected_and_tunnel_returns",
         &format!("traffic flows again {up:.1?} after the peer returned"),
     );
-    must(wait_for(
-        "one IKE SA on the peer",
-        Duration::from_secs(20),
-        || {
-            azure
-                .sa_summary()
-                .map(|s| s.ike_count() == 1)
-                .unwrap_or(false)
-        },
-    ));
+    must(azure.wait_exact_sas(1, None, Duration::from_secs(20)));
     assert!(
         up <= Duration::from_secs(10),
         "tunnel back too late: {up:?}"
@@ -410,16 +383,7 @@ fn gateway_killed_and_restarted() {
     let _gw = must(Ipsecgw::start_in_lab(&lab, &lab.gw, &dir2, &o2));
     must(wait_for_ping(&lab.vpc, VNET_HOST, Duration::from_secs(10)));
     let up = t0.elapsed();
-    must(wait_for(
-        "exactly one IKE SA on the peer",
-        Duration::from_secs(10),
-        || {
-            azure
-                .sa_summary()
-                .map(|s| s.ike_count() == 1 && s.child_count() == 1)
-                .unwrap_or(false)
-        },
-    ));
+    must(azure.wait_exact_sas(1, Some(1), Duration::from_secs(10)));
     record(
         "lifecycle",
         "gateway_killed_and_restarted",
@@ -464,16 +428,7 @@ fn underlay_down_and_up_recovers() {
         &format!("link down {down_secs}s: traffic back {up:.1?} after the link returned"),
     );
     eprintln!("{}", must(gw.status_text()));
-    must(wait_for(
-        "one IKE SA on the peer",
-        Duration::from_secs(60),
-        || {
-            azure
-                .sa_summary()
-                .map(|s| s.ike_count() == 1)
-                .unwrap_or(false)
-        },
-    ));
+    must(azure.wait_exact_sas(1, None, Duration::from_secs(60)));
 }
 
 /// Holds every IKE datagram at the NAT router (nothing crosses between gw and azure on UDP
@@ -536,16 +491,7 @@ fn simultaneous_initiation_ends_with_one_ike_sa() {
         Duration::from_secs(30),
         || gw.log().contains("duplicate IKE SA deleted"),
     ));
-    must(wait_for(
-        "exactly one IKE SA and one CHILD SA on the peer",
-        Duration::from_secs(15),
-        || {
-            azure
-                .sa_summary()
-                .map(|s| s.ike_count() == 1 && s.child_count() == 1)
-                .unwrap_or(false)
-        },
-    ));
+    must(azure.wait_exact_sas(1, Some(1), Duration::from_secs(15)));
     let resolved = t0.elapsed();
     let st = must(gw.status_json());
     let spi_i = st
@@ -729,16 +675,7 @@ fn volume_rekey_case(test: &str, limit_line: &str, bytes: u64, min_rekeys: u64) 
     ));
     assert!(t.intact(), "{t:?}");
     // The last soft limit may have been reached at the very end: let its rekey finish.
-    must(wait_for(
-        "one CHILD SA at the peer",
-        Duration::from_secs(15),
-        || {
-            azure
-                .sa_summary()
-                .map(|s| s.ike_count() == 1 && s.child_count() == 1)
-                .unwrap_or(false)
-        },
-    ));
+    must(azure.wait_exact_sas(1, Some(1), Duration::from_secs(15)));
     let child_rekeys = num(&gw, "/tunnels/0/child_rekeys");
     record(
         "lifecycle",

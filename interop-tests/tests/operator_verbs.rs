@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use interop_tests::gateway_config::{ipsecgw_toml, GatewayOpts};
 use interop_tests::ipsecgw::Ipsecgw;
-use interop_tests::proc::wait_for;
 use interop_tests::scenario::{azure_conn, start_azure, GW_CONN, TUNNEL_TIMEOUT};
 use interop_tests::strongswan::LogLevels;
 use interop_tests::topology::{AzureLab, LabOptions, VNET_HOST};
@@ -80,16 +79,7 @@ fn terminate_holds_the_tunnel_down_until_initiate() {
     // terminate: our DELETE reaches the peer, which then holds no SA at all.
     let (ok, v) = verb_json(&lab, &opts.control_socket, "terminate");
     assert!(ok && v["ok"] == true, "terminate: {v}");
-    must(wait_for(
-        "strongSwan to drop the IKE SA after our DELETE",
-        Duration::from_secs(5),
-        || {
-            azure
-                .sa_summary()
-                .map(|s| s.ike_count() == 0)
-                .unwrap_or(false)
-        },
-    ));
+    must(azure.wait_exact_sas(0, None, Duration::from_secs(5)));
     // It stays down: no re-initiation by us (the peer's config does not initiate).
     std::thread::sleep(Duration::from_secs(6));
     let status = must(gw.status_json());

@@ -132,6 +132,25 @@ impl Charon {
         self.list_sas().map(|s| SaSummary::parse(&s))
     }
 
+    /// Waits until exactly `ike` IKE SAs (and, if given, exactly `child` CHILD SAs) exist: what
+    /// is left once rekeys and DELETEs have settled.
+    pub fn wait_exact_sas(
+        &self,
+        ike: usize,
+        child: Option<usize>,
+        timeout: Duration,
+    ) -> Result<()> {
+        let what = match child {
+            Some(c) => format!("exactly {ike} IKE / {c} CHILD SAs in {}", self.ns),
+            None => format!("exactly {ike} IKE SAs in {}", self.ns),
+        };
+        wait_for(&what, timeout, || {
+            self.sa_summary()
+                .map(|s| s.ike_count() == ike && child.is_none_or(|c| s.child_count() == c))
+                .unwrap_or(false)
+        })
+    }
+
     /// Waits until at least `ike` established IKE SAs and `child` installed CHILD SAs exist.
     pub fn wait_sas(&self, ike: usize, child: usize, timeout: Duration) -> Result<SaSummary> {
         wait_for_some(
