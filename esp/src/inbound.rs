@@ -170,6 +170,11 @@ impl InboundSa {
         self.cipher.suite()
     }
 
+    /// Anti-replay window size: how far out of order packets may be processed.
+    pub fn replay_window(&self) -> u32 {
+        self.window.size()
+    }
+
     /// Highest authenticated sequence number received.
     pub fn highest_seq(&self) -> u64 {
         self.window.top()

@@ -22,6 +22,7 @@ fn snapshot(bytes_in: u64) -> StatusSnapshot {
                     bytes_out: 2000,
                     packets_in: 10,
                     packets_out: 20,
+                    ecn_ce_marked: 0,
                 },
                 drops: [("replay".to_string(), 3)].into(),
                 ike_rekeys: 1,

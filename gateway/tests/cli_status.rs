@@ -48,6 +48,7 @@ pub fn sample() -> StatusSnapshot {
                     bytes_out: 2_000_000,
                     packets_in: 1000,
                     packets_out: 2000,
+                    ecn_ce_marked: 0,
                 },
                 drops: [("auth_failed".to_string(), 1), ("replay".to_string(), 3)].into(),
                 ike_rekeys: 2,

@@ -55,6 +55,9 @@ pub struct DaemonConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// A tracing filter directive (`info`, `debug`, `gateway=debug,info`, ...).
     pub log_level: String,
+    /// CoDel on the inbound UDP 4500 queue (`aqm_target`, `aqm_interval`); `None` when
+    /// `aqm_target = "0s"` turns it off.
+    pub aqm: Option<crate::dataplane::codel::CodelParams>,
 }
 
 /// Who starts the IKE SA (Azure's "connection mode").

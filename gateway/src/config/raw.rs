@@ -21,6 +21,8 @@ pub(crate) struct RawDaemon {
     pub control_socket: Option<String>,
     pub metrics_listen: Option<String>,
     pub log_level: Option<String>,
+    pub aqm_target: Option<RawDuration>,
+    pub aqm_interval: Option<RawDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -315,7 +317,16 @@ mod tests {
     #[test]
     fn fields_are_captured() {
         let f = fields_of::<RawDaemon>();
-        assert_eq!(f, &["control_socket", "metrics_listen", "log_level"]);
+        assert_eq!(
+            f,
+            &[
+                "control_socket",
+                "metrics_listen",
+                "log_level",
+                "aqm_target",
+                "aqm_interval"
+            ]
+        );
     }
 
     #[test]

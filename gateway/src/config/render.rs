@@ -43,6 +43,15 @@ impl Config {
             daemon.insert("metrics_listen".into(), s(m));
         }
         daemon.insert("log_level".into(), s(&self.daemon.log_level));
+        match self.daemon.aqm {
+            Some(p) => {
+                daemon.insert("aqm_target".into(), d(p.target));
+                daemon.insert("aqm_interval".into(), d(p.interval));
+            }
+            None => {
+                daemon.insert("aqm_target".into(), d(Duration::ZERO));
+            }
+        }
         root.insert("daemon".into(), Value::Table(daemon));
         let mut conns = Table::new();
         for c in &self.connections {

@@ -7,6 +7,7 @@ use super::{
     Identity, Lifetime, Mode, MssClamp, Prefix, Psk, Retransmit, StartAction,
     DEFAULT_CONTROL_SOCKET,
 };
+use crate::dataplane::codel::CodelParams;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -122,10 +123,30 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
             format!("`{log_level}` is not a log level: use error, warn, info, debug or trace (or a filter like gateway=debug,info)"),
         );
     }
+    let mut c = Ctx {
+        errs,
+        path: "daemon".into(),
+    };
+    let dflt = CodelParams::RFC8289;
+    let target = c.duration("aqm_target", raw.aqm_target, dflt.target);
+    let interval = c.duration("aqm_interval", raw.aqm_interval, dflt.interval);
+    if !target.is_zero() && interval <= target {
+        c.err(
+            "aqm_interval",
+            format!(
+                "{} is not longer than aqm_target ({}): the interval should be about a \
+                 round-trip time, 10-20 times the target (default 100ms with 5ms)",
+                duration::format(interval),
+                duration::format(target)
+            ),
+        );
+    }
+    let aqm = (!target.is_zero()).then_some(CodelParams { target, interval });
     DaemonConfig {
         control_socket,
         metrics_listen,
         log_level,
+        aqm,
     }
 }
 
@@ -884,7 +905,9 @@ fn child(
     let replay_window = c.int(
         "replay_window",
         raw.replay_window.take(),
-        1024,
+        // The inbound worker lets small datagrams overtake up to ~3000 waiting ones
+        // (daemon::fast_path); the window must cover that reordering.
+        4096,
         0..=65536,
         " (0 turns replay protection off)",
     ) as u32;

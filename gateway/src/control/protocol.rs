@@ -121,6 +121,9 @@ pub struct TrafficTotals {
     pub bytes_out: u64,
     pub packets_in: u64,
     pub packets_out: u64,
+    /// Inbound packets the AQM marked ECN CE instead of dropping (RFC 3168).
+    #[serde(default)]
+    pub ecn_ce_marked: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

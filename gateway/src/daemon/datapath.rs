@@ -34,6 +34,10 @@ pub struct GatewayDrops {
     pub tun_write_failed: AtomicU64,
     /// TUN read that could not be split into packets (bad virtio header, too many segments).
     pub tun_malformed: AtomicU64,
+    /// Dropped by the inbound AQM (CoDel on the UDP 4500 queue) to slow a bulk flow down.
+    pub aqm: AtomicU64,
+    /// Marked ECN CE by the inbound AQM instead of dropped (not a drop: not in `snapshot`).
+    pub aqm_ce_marked: AtomicU64,
 }
 
 impl GatewayDrops {
@@ -49,6 +53,7 @@ impl GatewayDrops {
             ("ike_queue_full", l(&self.ike_queue_full)),
             ("tun_write_failed", l(&self.tun_write_failed)),
             ("tun_malformed", l(&self.tun_malformed)),
+            ("aqm", l(&self.aqm)),
         ]
     }
 }

@@ -10,17 +10,21 @@
 //! flushes whenever a read would block, so batching never adds delay at low load.
 
 use super::datapath::{GatewayDrops, InboundPath, InboundTable, TunnelMap, TunnelPath};
+use crate::dataplane::aqm::{Aqm, AqmCounts};
+use crate::dataplane::codel::CodelParams;
 use crate::dataplane::{icmp_ptb, mss_clamp};
+use crate::io::recv_backlog::RecvBacklog;
 use crate::io::tun_gro::TcpCoalescer;
 use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
-use crate::io::{PacketBatch, Tun, TxArena, UdpBatchSocket, UdpRecvBatch, Waker};
+use crate::io::udp::{RecvDatagram, GRO_BUFFER_BYTES};
+use crate::io::{PacketBatch, Tun, TxArena, UdpBatchSocket, Waker};
 use esp::{NextHeader, Payload, Udp4500};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 
 /// An IKE message that arrived on UDP 4500 (non-ESP marker stripped), for the control plane.
@@ -35,8 +39,17 @@ pub struct IkeDatagram {
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 /// Packets per TUN batch (a GSO super-packet splits into at most 64 segments).
 const TUN_BATCH: usize = 128;
-/// Datagrams (or GRO trains) per UDP receive call.
+/// Datagrams (or GRO trains) per UDP receive call, and per chunk of the backlog processed
+/// between two looks at the socket.
 const UDP_BATCH: usize = 32;
+/// Receive batches the inbound worker may read ahead (allocated as needed).
+const BACKLOG_SLOTS: usize = 128;
+/// Datagrams it may read ahead: the standing queue under load (a few MB) belongs in the
+/// backlog, where small datagrams can overtake it, rather than in the socket's FIFO.
+const BACKLOG_DATAGRAMS: usize = 3072;
+/// ESP datagrams up to this size (a ping, a TCP ACK, a DNS or Kerberos request) are decrypted
+/// and forwarded as soon as they are read, ahead of the bulk backlog.
+const PRIORITY_LEN: usize = 256;
 
 pub fn spawn_outbound(
     tunnel: Arc<TunnelPath>,
@@ -227,6 +240,8 @@ pub struct InboundCtx {
     pub ike_tx: mpsc::Sender<IkeDatagram>,
     pub drops: Arc<GatewayDrops>,
     pub waker: Arc<Waker>,
+    /// CoDel on this socket's receive queue; `None` turns the AQM off.
+    pub aqm: Option<CodelParams>,
 }
 
 pub fn spawn_inbound(ctx: InboundCtx) -> io::Result<JoinHandle<()>> {
@@ -236,34 +251,121 @@ pub fn spawn_inbound(ctx: InboundCtx) -> io::Result<JoinHandle<()>> {
 }
 
 fn inbound_loop(ctx: &InboundCtx) {
-    let mut rb = UdpRecvBatch::new(UDP_BATCH, 65535);
+    let mut backlog = RecvBacklog::new(
+        BACKLOG_SLOTS,
+        BACKLOG_DATAGRAMS,
+        UDP_BATCH,
+        GRO_BUFFER_BYTES,
+    );
     // One output batch per tunnel, created on the tunnel's first packet and reused.
     let mut out: Vec<(usize, TunOut)> = Vec::new();
-    let local = ctx.sock.local_addr();
+    let mut aqm = ctx.aqm.map(Aqm::new);
+    let mut st = DecapState::new(ctx);
     loop {
-        match ctx.sock.recv_batch(&mut rb) {
-            Ok(_) => {
-                decapsulate_batch(ctx, local, &mut rb, &mut out);
-                flush_tuns(ctx, &mut out);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                match ctx.sock.wait_readable(Some(&ctx.waker), Some(IDLE_WAIT)) {
-                    Ok(r) if r.woken => return,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "UDP poll failed");
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
+        // Read what the socket holds, as far as the backlog has room, handling the small
+        // datagrams of each read at once.
+        let mut would_block = false;
+        let mut urgent = false;
+        while let Some(i) = backlog.vacant() {
+            let Some(slot) = backlog.slot_mut(i) else {
+                break;
+            };
+            match ctx.sock.recv_batch(&mut slot.rb) {
+                Ok(_) => {
+                    st.refresh(ctx);
+                    urgent |= decapsulate_small(&mut st, &mut backlog, i, &mut out, &mut aqm);
+                    backlog.commit(i);
                 }
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "UDP receive error");
-                if ctx.waker.is_woken() {
-                    return;
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    would_block = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "UDP receive error");
+                    if ctx.waker.is_woken() {
+                        return;
+                    }
+                    break;
                 }
             }
         }
+        if urgent {
+            flush_tuns(ctx, &mut out);
+        }
+        if backlog.is_empty() {
+            flush_tuns(ctx, &mut out);
+            if !would_block {
+                continue;
+            }
+            match ctx.sock.wait_readable(Some(&ctx.waker), Some(IDLE_WAIT)) {
+                Ok(r) if r.woken => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "UDP poll failed");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            continue;
+        }
+        // Then a chunk of the backlog in arrival order, and look at the socket again.
+        st.refresh(ctx);
+        for _ in 0..UDP_BATCH {
+            let Some((i, m)) = backlog.pop_front() else {
+                break;
+            };
+            decapsulate_in_order(&mut st, &mut backlog, (i, m), &mut out, &mut aqm);
+        }
+        flush_tuns(ctx, &mut out);
     }
+}
+
+/// Right after a read into slot `i`, decrypts its small datagrams (a ping, a TCP ACK, a DNS
+/// or Kerberos request) ahead of the backlog, as far as their SA's replay window covers the
+/// reordering. Those that may overtake bulk data are written at once (returns true if any
+/// was); TCP data is kept, decrypted, for its turn.
+fn decapsulate_small(
+    st: &mut DecapState<'_>,
+    backlog: &mut RecvBacklog,
+    i: usize,
+    out: &mut Vec<(usize, TunOut)>,
+    aqm: &mut Option<Aqm>,
+) -> bool {
+    let Some(n) = backlog.slot_mut(i).map(|s| s.rb.messages()) else {
+        return false;
+    };
+    let mut any = false;
+    for m in 0..n {
+        let (len, datagrams) = backlog.slot_mut(i).map_or((0, 0), |s| s.rb.message_size(m));
+        if datagrams != 1 || len > PRIORITY_LEN {
+            continue;
+        }
+        // Everything still waiting ahead of it.
+        let ahead = backlog.datagrams() + backlog.waiting_before(i, m);
+        let Some(slot) = backlog.slot_mut(i) else {
+            return any;
+        };
+        let Some(mut d) = slot.rb.message_mut(m).next() else {
+            continue;
+        };
+        let early = match open_one(st, &mut d, Some(ahead)) {
+            Opened::Deferred => continue,
+            Opened::Handled => None,
+            Opened::Inner { path, start, end } => match d.data.get_mut(start..end) {
+                Some(inner) if may_overtake(inner) => {
+                    deliver(st, &path, inner, d.rx_time, out, aqm);
+                    any = true;
+                    None
+                }
+                Some(_) => Some((start, end, path.sa.spi())),
+                None => None,
+            },
+        };
+        match early {
+            Some((start, end, spi)) => slot.set_early(m, start, end, spi),
+            None => backlog.mark_done(i, m),
+        }
+    }
+    any
 }
 
 fn flush_tuns(ctx: &InboundCtx, out: &mut Vec<(usize, TunOut)>) {
@@ -315,88 +417,252 @@ impl TunOut {
     }
 }
 
-fn decapsulate_batch(
-    ctx: &InboundCtx,
+/// The tunnels by id, as `TunnelMap` publishes them.
+type TunnelTable = std::collections::HashMap<usize, (Arc<TunnelPath>, Arc<Tun>)>;
+/// Inbound SAs by SPI, as `InboundTable` publishes them.
+type SpiTable = std::collections::HashMap<u32, Arc<InboundPath>>;
+
+/// What the per-datagram path needs, loaded once per chunk.
+struct DecapState<'a> {
+    ctx: &'a InboundCtx,
     local: SocketAddr,
-    rb: &mut UdpRecvBatch,
-    out: &mut Vec<(usize, TunOut)>,
-) {
-    let table = ctx.table.snapshot();
-    let tunnels = ctx.tunnels.load();
-    // Consecutive datagrams nearly always share an SA: skip the hash lookups for repeats.
-    let mut last_sa: Option<(u32, &Arc<InboundPath>)> = None;
-    for d in rb.iter_mut() {
-        let spi = match esp::classify_udp_4500(d.data) {
-            Udp4500::Ike(ike) => {
-                let msg = IkeDatagram {
-                    local,
-                    remote: d.src,
-                    bytes: ike.to_vec(),
-                };
-                if ctx.ike_tx.try_send(msg).is_err() {
-                    ctx.drops.ike_queue_full.fetch_add(1, Ordering::Relaxed);
-                }
-                continue;
-            }
-            Udp4500::Keepalive | Udp4500::Malformed => continue,
-            Udp4500::Esp(esp) => match esp.get(..4) {
-                Some(b) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                None => continue,
-            },
+    table: Arc<SpiTable>,
+    tunnels: Arc<TunnelTable>,
+    /// Consecutive datagrams nearly always share an SA: the hash lookup is skipped for repeats.
+    last_sa: Option<(u32, Arc<InboundPath>)>,
+    /// The clock of the kernel's receive timestamps.
+    now: Duration,
+}
+
+impl<'a> DecapState<'a> {
+    fn new(ctx: &'a InboundCtx) -> Self {
+        let mut s = Self {
+            ctx,
+            local: ctx.sock.local_addr(),
+            table: ctx.table.snapshot(),
+            tunnels: ctx.tunnels.load_full(),
+            last_sa: None,
+            now: Duration::ZERO,
         };
-        let path = match last_sa {
-            Some((s, p)) if s == spi => p,
-            _ => {
-                let Some(p) = table.get(&spi) else {
-                    ctx.drops.unknown_spi.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                last_sa = Some((spi, p));
-                p
-            }
-        };
-        // Errors are counted per kind by the SA itself.
-        let Ok(dec) = path.sa.decapsulate(d.data) else {
-            continue;
-        };
-        let Payload::Inner { range, .. } = dec.payload else {
-            continue;
-        };
-        let Some(inner) = d.data.get_mut(range) else {
-            continue;
-        };
-        let Some((tp, tun)) = tunnels.get(&path.tunnel) else {
-            continue;
-        };
-        match inner_addrs(inner) {
-            Some((src, dst)) if path.allows(src, dst) => {}
-            _ => {
-                tp.drops.ts_mismatch.fetch_add(1, Ordering::Relaxed);
-                continue;
+        s.refresh(ctx);
+        s
+    }
+
+    /// The inbound SA for `spi` (the last one found is reused without a lookup).
+    fn path_of(&mut self, spi: u32) -> Option<Arc<InboundPath>> {
+        if let Some((s, p)) = &self.last_sa {
+            if *s == spi {
+                return Some(p.clone());
             }
         }
-        // Clamp the MSS of SYN/SYN-ACKs arriving through the tunnel too, so hosts on our side
-        // never send segments that would not fit back through it.
-        let mss = if inner.first().map(|b| b >> 4) == Some(6) {
-            tp.mss_v6
-        } else {
-            tp.mss_v4
-        };
-        if let Some(m) = mss {
-            mss_clamp::clamp_mss(inner, m);
+        let p = self.table.get(&spi)?.clone();
+        self.last_sa = Some((spi, p.clone()));
+        Some(p)
+    }
+
+    /// Picks up SA and tunnel changes and the time.
+    fn refresh(&mut self, ctx: &'a InboundCtx) {
+        let table = ctx.table.snapshot();
+        if !Arc::ptr_eq(&table, &self.table) {
+            self.table = table;
+            self.last_sa = None;
         }
-        let slot = match out.iter().position(|(id, _)| *id == path.tunnel) {
-            Some(i) => i,
-            None => {
-                // Once per tunnel for the worker's lifetime (buffers are kept).
-                out.push((path.tunnel, TunOut::new()));
-                out.len() - 1
+        let tunnels = ctx.tunnels.load();
+        if !Arc::ptr_eq(&tunnels, &self.tunnels) {
+            self.tunnels = arc_swap::Guard::into_inner(tunnels);
+        }
+        self.now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+    }
+}
+
+/// What opening one datagram from UDP 4500 gave.
+enum Opened {
+    /// Nothing (more) to do: IKE passed to the control plane, a keepalive, or a drop
+    /// (counted).
+    Handled,
+    /// Left alone: going first would reorder more than its SA's replay window allows.
+    Deferred,
+    /// ESP decrypted in place; the inner packet is at `start..end` of the datagram.
+    Inner {
+        path: Arc<InboundPath>,
+        start: usize,
+        end: usize,
+    },
+}
+
+/// Classifies one datagram (RFC 3948 3.1) and decrypts ESP in place. With
+/// `ahead = Some(n)` the datagram is overtaking `n` waiting ones: it is deferred if its SA's
+/// replay window is too small for that (RFC 4303 3.4.3: a packet more than a window behind
+/// the newest is rejected, so the ones it overtakes must stay within the window).
+fn open_one(st: &mut DecapState<'_>, d: &mut RecvDatagram<'_>, ahead: Option<usize>) -> Opened {
+    let ctx = st.ctx;
+    let spi = match esp::classify_udp_4500(d.data) {
+        Udp4500::Ike(ike) => {
+            let msg = IkeDatagram {
+                local: st.local,
+                remote: d.src,
+                bytes: ike.to_vec(),
+            };
+            if ctx.ike_tx.try_send(msg).is_err() {
+                ctx.drops.ike_queue_full.fetch_add(1, Ordering::Relaxed);
             }
-        };
-        if let Some((_, o)) = out.get_mut(slot) {
-            o.push(tp, tun, inner);
+            return Opened::Handled;
+        }
+        Udp4500::Keepalive | Udp4500::Malformed => return Opened::Handled,
+        Udp4500::Esp(esp) => match esp.get(..4) {
+            Some(b) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            None => return Opened::Handled,
+        },
+    };
+    let Some(path) = st.path_of(spi) else {
+        ctx.drops.unknown_spi.fetch_add(1, Ordering::Relaxed);
+        return Opened::Handled;
+    };
+    if let Some(n) = ahead {
+        // A margin of two batches for what the rest of this read adds.
+        if n + 2 * UDP_BATCH >= path.sa.replay_window() as usize {
+            return Opened::Deferred;
         }
     }
+    // Errors are counted per kind by the SA itself.
+    let Ok(dec) = path.sa.decapsulate(d.data) else {
+        return Opened::Handled;
+    };
+    let Payload::Inner { range, .. } = dec.payload else {
+        return Opened::Handled;
+    };
+    Opened::Inner {
+        path,
+        start: range.start,
+        end: range.end,
+    }
+}
+
+/// Whether an inner packet may overtake bulk data that arrived before it: it must not be
+/// data of a TCP stream (that would look like reordering to TCP). ICMP, UDP (DNS, Kerberos)
+/// and TCP segments without payload (ACKs, SYNs) may.
+fn may_overtake(inner: &[u8]) -> bool {
+    let (proto, l4) = match inner.first().map(|b| b >> 4) {
+        Some(4) => {
+            let ihl = usize::from(inner.first().copied().unwrap_or(0) & 0x0f) * 4;
+            let total = inner
+                .get(2..4)
+                .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+            (
+                inner.get(9).copied(),
+                inner.get(ihl..total.min(inner.len())),
+            )
+        }
+        Some(6) => {
+            let total = inner
+                .get(4..6)
+                .map_or(0, |b| 40 + usize::from(u16::from_be_bytes([b[0], b[1]])));
+            (inner.get(6).copied(), inner.get(40..total.min(inner.len())))
+        }
+        _ => return false,
+    };
+    match (proto, l4) {
+        (Some(1 | 17 | 58), _) => true,
+        (Some(6), Some(tcp)) => {
+            let doff = tcp.get(12).map_or(usize::MAX, |b| usize::from(b >> 4) * 4);
+            let flags = tcp.get(13).copied().unwrap_or(0xff);
+            // No payload, and no FIN or RST (they are sequenced after the data).
+            tcp.len() == doff && flags & 0x05 == 0
+        }
+        _ => false,
+    }
+}
+
+/// Writes a decrypted inner packet to its tunnel: traffic-selector check, MSS clamp, AQM.
+fn deliver(
+    st: &DecapState<'_>,
+    path: &InboundPath,
+    inner: &mut [u8],
+    rx_time: Option<Duration>,
+    out: &mut Vec<(usize, TunOut)>,
+    aqm: &mut Option<Aqm>,
+) {
+    let Some((tp, tun)) = st.tunnels.get(&path.tunnel) else {
+        return;
+    };
+    match inner_addrs(inner) {
+        Some((src, dst)) if path.allows(src, dst) => {}
+        _ => {
+            tp.drops.ts_mismatch.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    // Clamp the MSS of SYN/SYN-ACKs arriving through the tunnel too, so hosts on our side
+    // never send segments that would not fit back through it.
+    let mss = if inner.first().map(|b| b >> 4) == Some(6) {
+        tp.mss_v6
+    } else {
+        tp.mss_v4
+    };
+    if let Some(m) = mss {
+        mss_clamp::clamp_mss(inner, m);
+    }
+    if let Some(aqm) = aqm.as_mut() {
+        let sojourn = rx_time.map_or(Duration::ZERO, |t| st.now.saturating_sub(t));
+        let mut c = AqmCounts::default();
+        let keep = aqm.forward(nanos(st.now), nanos(sojourn), inner, &mut c);
+        if c.marked > 0 {
+            tp.drops
+                .aqm_ce_marked
+                .fetch_add(c.marked, Ordering::Relaxed);
+        }
+        if !keep {
+            tp.drops.aqm.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    let slot = match out.iter().position(|(id, _)| *id == path.tunnel) {
+        Some(i) => i,
+        None => {
+            // Once per tunnel for the worker's lifetime (buffers are kept).
+            out.push((path.tunnel, TunOut::new()));
+            out.len() - 1
+        }
+    };
+    if let Some((_, o)) = out.get_mut(slot) {
+        o.push(tp, tun, inner);
+    }
+}
+
+/// Processes message `m` of backlog slot `i` in its turn (decrypting it unless that was done
+/// early).
+fn decapsulate_in_order(
+    st: &mut DecapState<'_>,
+    backlog: &mut RecvBacklog,
+    (i, m): (usize, usize),
+    out: &mut Vec<(usize, TunOut)>,
+    aqm: &mut Option<Aqm>,
+) {
+    let Some(slot) = backlog.slot_mut(i) else {
+        return;
+    };
+    if let Some((start, end, spi)) = slot.take_early(m) {
+        let path = st.path_of(spi);
+        if let (Some(path), Some(d)) = (path, slot.rb.message_mut(m).next()) {
+            if let Some(inner) = d.data.get_mut(start..end) {
+                deliver(st, &path, inner, d.rx_time, out, aqm);
+            }
+        }
+        return;
+    }
+    for mut d in slot.rb.message_mut(m) {
+        if let Opened::Inner { path, start, end } = open_one(st, &mut d, None) {
+            if let Some(inner) = d.data.get_mut(start..end) {
+                deliver(st, &path, inner, d.rx_time, out, aqm);
+            }
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Source and destination of an inner IPv4/IPv6 packet.
@@ -439,5 +705,63 @@ mod tests {
         assert_eq!(d, "::2".parse::<IpAddr>().unwrap());
         assert_eq!(inner_addrs(&v4[..19]), None);
         assert_eq!(inner_addrs(&[0x50]), None);
+    }
+
+    fn tcp(flags: u8, payload: usize) -> Vec<u8> {
+        let mut b = etherparse::PacketBuilder::ipv4([10, 1, 0, 10], [10, 0, 1, 10], 64)
+            .tcp(445, 50000, 1, 65535)
+            .ack(1);
+        if flags & 0x01 != 0 {
+            b = b.fin();
+        }
+        if flags & 0x02 != 0 {
+            b = b.syn();
+        }
+        if flags & 0x04 != 0 {
+            b = b.rst();
+        }
+        let mut v = Vec::new();
+        b.write(&mut v, &vec![7u8; payload]).unwrap();
+        v
+    }
+
+    #[test]
+    fn only_what_tcp_cannot_see_reordered_overtakes() {
+        // TCP: ACKs and SYNs may go first; data, FIN and RST keep their place.
+        assert!(may_overtake(&tcp(0, 0)));
+        assert!(may_overtake(&tcp(0x02, 0)));
+        assert!(!may_overtake(&tcp(0, 1)));
+        assert!(!may_overtake(&tcp(0, 100)));
+        assert!(!may_overtake(&tcp(0x01, 0)));
+        assert!(!may_overtake(&tcp(0x04, 0)));
+        // Padding after the IP total length is not payload.
+        let mut padded = tcp(0, 0);
+        padded.extend_from_slice(&[0; 6]);
+        assert!(may_overtake(&padded));
+        // ICMP, UDP (DNS, Kerberos) and ICMPv6 may.
+        let mut v = Vec::new();
+        etherparse::PacketBuilder::ipv4([10, 1, 0, 10], [10, 0, 1, 10], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut v, &[0; 56])
+            .unwrap();
+        assert!(may_overtake(&v));
+        let mut v = Vec::new();
+        etherparse::PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .udp(5353, 53)
+            .write(&mut v, &[0; 40])
+            .unwrap();
+        assert!(may_overtake(&v));
+        let mut v = Vec::new();
+        etherparse::PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(1, 2, 3, 4)
+            .write(&mut v, &[1; 10])
+            .unwrap();
+        assert!(!may_overtake(&v));
+        // Anything else (GRE, truncated headers) keeps its place.
+        let mut gre = tcp(0, 0);
+        gre[9] = 47;
+        assert!(!may_overtake(&gre));
+        assert!(!may_overtake(&tcp(0, 0)[..30]));
+        assert!(!may_overtake(&[]));
     }
 }

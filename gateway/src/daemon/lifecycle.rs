@@ -51,6 +51,7 @@ impl ControlPlane {
             ike_tx: self.ike_tx.clone(),
             drops: self.drops.clone(),
             waker: self.waker.clone(),
+            aqm: self.config.daemon.aqm,
         })
         .map_err(|e| format!("cannot start the inbound worker: {e}"))?;
         tokio::spawn(recv_ike_500(s.ike.clone(), self.ike_tx.clone()));

@@ -78,6 +78,7 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                 packets_in: t.path.retired_in.1.load(Ordering::Relaxed),
                 bytes_out: t.path.retired_out.0.load(Ordering::Relaxed),
                 packets_out: t.path.retired_out.1.load(Ordering::Relaxed),
+                ecn_ce_marked: t.path.drops.aqm_ce_marked.load(Ordering::Relaxed),
             };
             let ep_children: Vec<&ikev2::ChildStatus> =
                 ps.map(|p| p.children.iter().collect()).unwrap_or_default();

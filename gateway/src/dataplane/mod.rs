@@ -1,5 +1,7 @@
 //! Per-packet transforms of the fast path that do not belong to ESP itself.
 
+pub mod aqm;
 pub mod checksum;
+pub mod codel;
 pub mod icmp_ptb;
 pub mod mss_clamp;

@@ -235,6 +235,9 @@ pub struct RecvDatagram<'a> {
     pub src: SocketAddr,
     /// The local address it was sent to, when known (sockets bound to 0.0.0.0).
     pub dst_ip: Option<IpAddr>,
+    /// The kernel's receive timestamp (`SO_TIMESTAMPNS`, since the Unix epoch), when given:
+    /// how long the datagram waited in the socket queue.
+    pub rx_time: Option<Duration>,
     pub data: &'a mut [u8],
 }
 
@@ -276,14 +279,51 @@ impl UdpRecvBatch {
             .iter_mut()
             .zip(self.meta.iter())
             .take(self.messages)
-            .flat_map(|(buf, m)| {
-                let len = m.len.min(buf.len());
-                let (src, dst_ip) = (m.addr, m.dst_ip);
-                buf[..len]
-                    .chunks_mut(m.stride.max(1))
-                    .map(move |data| RecvDatagram { src, dst_ip, data })
-            })
+            .flat_map(|(buf, m)| datagrams_of(buf, m))
     }
+
+    /// Messages (single datagrams or GRO trains) received by the last call.
+    pub fn messages(&self) -> usize {
+        self.messages
+    }
+
+    /// Bytes and datagrams in message `i`.
+    pub fn message_size(&self, i: usize) -> (usize, usize) {
+        match (self.meta.get(i), self.bufs.get(i)) {
+            (Some(m), Some(b)) if i < self.messages => {
+                let len = m.len.min(b.len());
+                (len, len.div_ceil(m.stride.max(1)))
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// The datagrams of message `i` (none if there is no such message).
+    pub fn message_mut(&mut self, i: usize) -> impl Iterator<Item = RecvDatagram<'_>> {
+        let live = i < self.messages;
+        self.bufs
+            .get_mut(i)
+            .zip(self.meta.get(i))
+            .filter(|_| live)
+            .into_iter()
+            .flat_map(|(buf, m)| datagrams_of(buf, m))
+    }
+}
+
+fn datagrams_of<'a>(
+    buf: &'a mut [u8],
+    m: &RecvMeta,
+) -> impl Iterator<Item = RecvDatagram<'a>> + use<'a> {
+    let len = m.len.min(buf.len());
+    let (src, dst_ip, rx_time) = (m.addr, m.dst_ip, m.timestamp);
+    buf[..len]
+        .chunks_mut(m.stride.max(1))
+        .map(move |data| RecvDatagram {
+            src,
+            dst_ip,
+            rx_time,
+            data,
+        })
 }
 
 /// Collects equal-size datagrams for one destination into a GSO send, flushing when the

@@ -1,0 +1,261 @@
+//! The inbound worker's read-ahead: ESP datagrams read from the UDP 4500 socket but not yet
+//! decrypted.
+//!
+//! Under a saturating stream the slowest stage of the path is decryption, so a standing queue
+//! forms in front of it. In the kernel's socket queue it is a FIFO: a ping, a TCP ACK of a
+//! reverse flow or a Kerberos request waits behind milliseconds of bulk data. Reading ahead
+//! moves that queue here, where the worker can take the small datagrams first (see
+//! `daemon::fast_path`) and the bulk ones in arrival order.
+//!
+//! Slots (receive batches) are allocated on first use and kept, so an idle tunnel holds one.
+
+use super::udp::UdpRecvBatch;
+use std::collections::VecDeque;
+
+/// One receive batch and how far it has been processed.
+pub struct Slot {
+    pub rb: UdpRecvBatch,
+    /// Next message to process in order.
+    next: usize,
+    /// Messages already handled out of order (bit per message; batches hold at most 32).
+    done: u64,
+    /// Messages decrypted ahead of their turn but to be written in order, as
+    /// (message, plaintext start, end, SPI).
+    early: Vec<(usize, usize, usize, u32)>,
+}
+
+impl Slot {
+    /// Records that message `m` was decrypted early; its plaintext is at `start..end`.
+    pub fn set_early(&mut self, m: usize, start: usize, end: usize, spi: u32) {
+        self.early.push((m, start, end, spi));
+    }
+
+    /// The early decryption of message `m`, if any.
+    pub fn take_early(&mut self, m: usize) -> Option<(usize, usize, u32)> {
+        let k = self.early.iter().position(|e| e.0 == m)?;
+        let (_, start, end, spi) = self.early.swap_remove(k);
+        Some((start, end, spi))
+    }
+}
+
+/// Received batches in arrival order, plus free ones to receive into.
+pub struct RecvBacklog {
+    slots: Vec<Slot>,
+    queue: VecDeque<usize>,
+    free: Vec<usize>,
+    /// Datagrams queued and not yet processed.
+    datagrams: usize,
+    max_slots: usize,
+    max_datagrams: usize,
+    messages_per_slot: usize,
+    buf_size: usize,
+}
+
+impl RecvBacklog {
+    /// At most `max_slots` batches of `messages_per_slot` (<= 64) buffers of `buf_size`
+    /// bytes; no new batch is read while `max_datagrams` are waiting.
+    pub fn new(
+        max_slots: usize,
+        max_datagrams: usize,
+        messages_per_slot: usize,
+        buf_size: usize,
+    ) -> Self {
+        Self {
+            slots: Vec::new(),
+            queue: VecDeque::new(),
+            free: Vec::new(),
+            datagrams: 0,
+            max_slots: max_slots.max(1),
+            max_datagrams: max_datagrams.max(1),
+            messages_per_slot: messages_per_slot.clamp(1, 64),
+            buf_size,
+        }
+    }
+
+    /// Datagrams waiting.
+    pub fn datagrams(&self) -> usize {
+        self.datagrams
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// A slot to receive into, if there is room; it joins the queue with [`Self::commit`].
+    pub fn vacant(&mut self) -> Option<usize> {
+        if self.datagrams >= self.max_datagrams {
+            return None;
+        }
+        if let Some(&i) = self.free.last() {
+            return Some(i);
+        }
+        if self.slots.len() >= self.max_slots {
+            return None;
+        }
+        self.slots.push(Slot {
+            rb: UdpRecvBatch::new(self.messages_per_slot, self.buf_size),
+            next: 0,
+            done: 0,
+            early: Vec::with_capacity(self.messages_per_slot),
+        });
+        self.free.push(self.slots.len() - 1);
+        Some(self.slots.len() - 1)
+    }
+
+    pub fn slot_mut(&mut self, i: usize) -> Option<&mut Slot> {
+        self.slots.get_mut(i)
+    }
+
+    /// Datagrams of slot `i` before message `m` that are still waiting.
+    pub fn waiting_before(&self, i: usize, m: usize) -> usize {
+        let Some(s) = self.slots.get(i) else {
+            return 0;
+        };
+        (s.next..m)
+            .filter(|&k| s.done & (1 << k) == 0)
+            .map(|k| s.rb.message_size(k).1)
+            .sum()
+    }
+
+    /// Marks message `m` of the vacant slot `i` as handled already (before [`Self::commit`]).
+    pub fn mark_done(&mut self, i: usize, m: usize) {
+        if let Some(s) = self.slots.get_mut(i) {
+            if m < 64 {
+                s.done |= 1 << m;
+            }
+        }
+    }
+
+    /// Queues the vacant slot `i` after a successful receive into it.
+    pub fn commit(&mut self, i: usize) {
+        if self.free.last() != Some(&i) {
+            return;
+        }
+        self.free.pop();
+        let Some(s) = self.slots.get_mut(i) else {
+            return;
+        };
+        s.next = 0;
+        let waiting: usize = (0..s.rb.messages())
+            .filter(|&k| k >= 64 || s.done & (1 << k) == 0)
+            .map(|k| s.rb.message_size(k).1)
+            .sum();
+        if waiting == 0 {
+            s.done = 0;
+            s.early.clear();
+            self.free.push(i);
+            return;
+        }
+        self.datagrams += waiting;
+        self.queue.push_back(i);
+    }
+
+    /// The oldest message not yet handled, as (slot, message). It must be processed before
+    /// the next [`Self::vacant`]/[`Self::commit`], which may reuse the slot.
+    pub fn pop_front(&mut self) -> Option<(usize, usize)> {
+        while let Some(&i) = self.queue.front() {
+            let s = self.slots.get_mut(i)?;
+            while s.next < s.rb.messages() && s.next < 64 && s.done & (1 << s.next) != 0 {
+                s.next += 1;
+            }
+            if s.next < s.rb.messages() {
+                let m = s.next;
+                s.next += 1;
+                self.datagrams = self.datagrams.saturating_sub(s.rb.message_size(m).1);
+                return Some((i, m));
+            }
+            s.done = 0;
+            s.next = 0;
+            s.early.clear();
+            self.queue.pop_front();
+            self.free.push(i);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::udp::UdpBatchSocket;
+    use std::net::UdpSocket;
+
+    /// Sends `sizes` from a plain socket to `rx` and reads one batch into a vacant slot.
+    fn receive(b: &mut RecvBacklog, rx: &UdpBatchSocket, sizes: &[usize]) -> usize {
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for (n, &len) in sizes.iter().enumerate() {
+            let mut d = vec![0u8; len];
+            d[0] = n as u8;
+            tx.send_to(&d, rx.local_addr()).unwrap();
+        }
+        let i = b.vacant().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let s = b.slot_mut(i).unwrap();
+            match rx.recv_batch(&mut s.rb) {
+                Ok(n) if n > 0 => return i,
+                _ if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                r => panic!("nothing received: {r:?}"),
+            }
+        }
+    }
+
+    fn first_byte(b: &mut RecvBacklog, (i, m): (usize, usize)) -> u8 {
+        let s = b.slot_mut(i).unwrap();
+        s.rb.message_mut(m).next().unwrap().data[0]
+    }
+
+    #[test]
+    fn in_order_with_out_of_order_messages_skipped() {
+        let rx = UdpBatchSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut b = RecvBacklog::new(4, 1000, 8, 2048);
+        // Increasing sizes: consecutive datagrams are never one GRO train.
+        let i = receive(&mut b, &rx, &[60, 900, 950, 1000]);
+        assert_eq!(b.slot_mut(i).unwrap().rb.messages(), 4);
+        assert_eq!(b.waiting_before(i, 3), 3);
+        // Messages 0 and 2 were handled at once.
+        b.mark_done(i, 0);
+        b.mark_done(i, 2);
+        assert_eq!(b.waiting_before(i, 3), 1);
+        b.commit(i);
+        assert_eq!(b.datagrams(), 2);
+        let mut order = Vec::new();
+        while let Some(p) = b.pop_front() {
+            order.push(first_byte(&mut b, p));
+        }
+        assert_eq!(order, vec![1, 3]);
+        assert!(b.is_empty());
+        assert_eq!(b.datagrams(), 0);
+        // The slot went back to the free list and is reused.
+        assert_eq!(b.vacant(), Some(i));
+    }
+
+    #[test]
+    fn a_fully_handled_batch_is_not_queued_and_room_is_bounded() {
+        let rx = UdpBatchSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut b = RecvBacklog::new(2, 3, 8, 2048);
+        let i = receive(&mut b, &rx, &[50]);
+        b.mark_done(i, 0);
+        b.commit(i);
+        assert!(b.is_empty());
+        assert_eq!(b.pop_front(), None);
+        // Two slots at most.
+        let a = receive(&mut b, &rx, &[100]);
+        b.commit(a);
+        let c = receive(&mut b, &rx, &[100]);
+        b.commit(c);
+        assert_ne!(a, c);
+        assert_eq!(b.vacant(), None, "both slots are queued");
+        assert_eq!(b.pop_front().map(|p| p.0), Some(a));
+        assert_eq!(b.pop_front().map(|p| p.0), Some(c));
+        assert_eq!(b.pop_front(), None);
+        assert!(b.vacant().is_some());
+        // A datagram cap below the slot cap.
+        let mut b = RecvBacklog::new(8, 1, 8, 2048);
+        let a = receive(&mut b, &rx, &[100]);
+        b.commit(a);
+        assert_eq!(b.vacant(), None, "one datagram waiting is the cap");
+    }
+}
