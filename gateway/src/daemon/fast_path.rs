@@ -319,10 +319,11 @@ fn inbound_loop(ctx: &InboundCtx) {
     }
 }
 
-/// Right after a read into slot `i`, decrypts its small datagrams (a ping, a TCP ACK, a DNS
-/// or Kerberos request) ahead of the backlog, as far as their SA's replay window covers the
-/// reordering. Those that may overtake bulk data are written at once (returns true if any
-/// was); TCP data is kept, decrypted, for its turn.
+/// Right after a read into slot `i`, passes its IKE messages to the control plane and
+/// decrypts its small ESP datagrams (a ping, a TCP ACK, a DNS or Kerberos request) ahead of
+/// the backlog, as far as their SA's replay window covers the reordering. Those that may
+/// overtake bulk data are written at once (returns true if any was); TCP data is kept,
+/// decrypted, for its turn.
 fn decapsulate_small(
     st: &mut DecapState<'_>,
     backlog: &mut RecvBacklog,
@@ -336,7 +337,7 @@ fn decapsulate_small(
     let mut any = false;
     for m in 0..n {
         let (len, datagrams) = backlog.slot_mut(i).map_or((0, 0), |s| s.rb.message_size(m));
-        if datagrams != 1 || len > PRIORITY_LEN {
+        if datagrams != 1 {
             continue;
         }
         // Everything still waiting ahead of it.
@@ -347,6 +348,13 @@ fn decapsulate_small(
         let Some(mut d) = slot.rb.message_mut(m).next() else {
             continue;
         };
+        // IKE (and keepalives) always take this lane, whatever their size: IKE messages must
+        // reach the control plane in the order they came (a CREATE_CHILD_SA with a PFS key
+        // share is larger than a DELETE sent after it), and DPD must not wait behind bulk.
+        let esp = matches!(esp::classify_udp_4500(d.data), Udp4500::Esp(_));
+        if esp && len > PRIORITY_LEN {
+            continue;
+        }
         let early = match open_one(st, &mut d, Some(ahead)) {
             Opened::Deferred => continue,
             Opened::Handled => None,
