@@ -3,6 +3,7 @@
 
 use super::datapath::{GatewayDrops, InboundTable, TunnelMap, TunnelPath};
 use super::fast_path::IkeDatagram;
+use super::ike_outbox::{self, socket_sender, IkeOutbox, Outgoing};
 use super::peer_config::{IKE_PORT, NAT_T_PORT};
 use super::sa_install::{ChildTable, EspSettings};
 use super::status;
@@ -18,6 +19,7 @@ use ikev2::{DeleteReason, Endpoint, Event, FailureReason, PeerId};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -138,6 +140,8 @@ pub struct ControlPlane {
     /// Routes of HA groups as installed, and whether tunnel states changed since.
     pub ha_installed: Vec<super::ha::DesiredRoute>,
     pub ha_dirty: bool,
+    /// IKE datagrams waiting for room in a full socket send buffer.
+    pub outbox: IkeOutbox,
     /// A tunnel's own routes must be removed or put back (`dpd_action = "clear"`).
     pub routes_dirty: bool,
     pub multipath: Option<crate::io::multipath::MultipathRoutes>,
@@ -270,6 +274,9 @@ impl ControlPlane {
                 next = next.min(at);
             }
         }
+        if let Some(at) = self.outbox.next_retry(now) {
+            next = next.min(at);
+        }
         next.max(now)
     }
 
@@ -345,21 +352,26 @@ impl ControlPlane {
 
     /// Send every datagram the endpoint produced and apply every event.
     pub fn flush(&mut self, now: Instant) {
+        let mut dropped = self.outbox.retry(now, socket_sender(&self.sockets));
         while let Some(tx) = self.endpoint.poll_transmit() {
-            let Some(s) = self.sockets_for(tx.local.ip()) else {
+            if self.sockets_for(tx.local.ip()).is_none() {
                 tracing::warn!(local = %tx.local, "no socket for IKE transmit");
                 continue;
+            }
+            let m = Outgoing {
+                local: tx.local,
+                remote: tx.remote,
+                bytes: ike_outbox::frame(tx.local.port(), &tx.payload),
             };
-            let r = if tx.local.port() == NAT_T_PORT {
-                let mut framed = Vec::with_capacity(tx.payload.len() + 4);
-                framed.extend_from_slice(&[0, 0, 0, 0]);
-                framed.extend_from_slice(&tx.payload);
-                s.nat_t.try_send_to(tx.remote, &framed)
-            } else {
-                s.ike.try_send_to(&tx.payload, tx.remote).map(|_| ())
-            };
-            if let Err(e) = r {
-                tracing::debug!(remote = %tx.remote, error = %e, "IKE send failed");
+            dropped.extend(self.outbox.send(now, m, socket_sender(&self.sockets)));
+        }
+        for remote in dropped {
+            if let Some(t) = self
+                .tunnels
+                .iter()
+                .find(|t| t.ike.as_ref().is_some_and(|i| i.remote.ip() == remote.ip()))
+            {
+                t.path.drops.ike_send_failed.fetch_add(1, Ordering::Relaxed);
             }
         }
         while let Some(ev) = self.endpoint.poll_event() {

@@ -30,6 +30,9 @@ pub struct GatewayDrops {
     pub send_failed: AtomicU64,
     /// IKE datagrams from port 4500 dropped because the control plane's queue was full.
     pub ike_queue_full: AtomicU64,
+    /// IKE messages we could not send (socket buffer full for longer than the outbox waits,
+    /// or a send error); the request's retransmission recovers.
+    pub ike_send_failed: AtomicU64,
     /// TUN write failed.
     pub tun_write_failed: AtomicU64,
     /// TUN read that could not be split into packets (bad virtio header, too many segments).
@@ -51,6 +54,7 @@ impl GatewayDrops {
             ("encap_failed", l(&self.encap_failed)),
             ("send_failed", l(&self.send_failed)),
             ("ike_queue_full", l(&self.ike_queue_full)),
+            ("ike_send_failed", l(&self.ike_send_failed)),
             ("tun_write_failed", l(&self.tun_write_failed)),
             ("tun_malformed", l(&self.tun_malformed)),
             ("aqm", l(&self.aqm)),

@@ -7,6 +7,7 @@ pub mod control_plane;
 pub mod datapath;
 pub mod fast_path;
 pub mod ha;
+pub mod ike_outbox;
 pub mod lifecycle;
 pub mod peer_config;
 pub mod sa_install;
@@ -75,6 +76,7 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
         shutting_down: false,
         ha_installed: Vec::new(),
         ha_dirty: false,
+        outbox: Default::default(),
         routes_dirty: false,
         multipath: None,
     };

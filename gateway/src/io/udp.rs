@@ -5,7 +5,7 @@
 //! Sharing: a `UdpBatchSocket` is `Sync`. Put it in an `Arc`; the fast-path thread receives
 //! and sends ESP while the control plane sends IKE on the same 4500 socket with
 //! [`UdpBatchSocket::try_send_to`] (a non-blocking `sendmsg` that never waits, so it is fine on a
-//! tokio worker; IKE retransmits if the rare `WouldBlock` drops a message). Concurrent
+//! tokio worker; a message that meets a full buffer waits in `daemon::ike_outbox`). Concurrent
 //! `sendmsg` calls on one UDP socket are atomic per datagram. Only one thread should receive.
 
 use std::io::{self, IoSliceMut};

@@ -63,6 +63,9 @@ pub struct SwanConn {
     pub ike_lifetime: Duration,
     /// CHILD SA rekey time.
     pub child_lifetime: Duration,
+    /// (over_time, rand_time) of both the IKE and the CHILD SA; `None` for strongSwan's
+    /// defaults (10 % of the rekey time each).
+    pub margins: Option<(Duration, Duration)>,
     /// DPD interval, `None` for off.
     pub dpd: Option<Duration>,
     pub mobike: bool,
@@ -93,6 +96,7 @@ impl SwanConn {
             pfs_group: None,
             ike_lifetime: AZURE_IKE_LIFETIME,
             child_lifetime: AZURE_CHILD_LIFETIME,
+            margins: None,
             dpd: Some(AZURE_DPD),
             mobike: false,
             local_ts: vec!["0.0.0.0/0".into(), "::/0".into()],
@@ -145,6 +149,15 @@ impl SwanConn {
         self
     }
 
+    /// Hard expiry `over` after the rekey time, rekeys up to `rand` early (IKE and CHILD).
+    /// Tests that shorten lifetimes to seconds need this: strongSwan's default over_time is
+    /// 10 % of the rekey time (hours at Azure's lifetimes) but its first retransmission
+    /// waits 4 s, so with a 30 s lifetime one lost message of a rekey ends the SA.
+    pub fn margins(mut self, over: Duration, rand: Duration) -> SwanConn {
+        self.margins = Some((over, rand));
+        self
+    }
+
     pub fn traffic_selectors(mut self, local: &[&str], remote: &[&str]) -> SwanConn {
         self.local_ts = local.iter().map(|s| s.to_string()).collect();
         self.remote_ts = remote.iter().map(|s| s.to_string()).collect();
@@ -181,6 +194,10 @@ impl SwanConn {
         let _ = writeln!(out, "\t\tremote_addrs = {}", self.remote_addr);
         let _ = writeln!(out, "\t\tproposals = {}", self.ike_proposals.join(", "));
         let _ = writeln!(out, "\t\trekey_time = {}s", secs(self.ike_lifetime));
+        if let Some((over, rand)) = self.margins {
+            let _ = writeln!(out, "\t\tover_time = {}s", secs(over));
+            let _ = writeln!(out, "\t\trand_time = {}s", secs(rand));
+        }
         let _ = writeln!(
             out,
             "\t\tmobike = {}",
@@ -205,6 +222,12 @@ impl SwanConn {
         let _ = writeln!(out, "\t\t\t\tremote_ts = {}", self.remote_ts.join(", "));
         let _ = writeln!(out, "\t\t\t\tesp_proposals = {}", self.esp_proposal_list());
         let _ = writeln!(out, "\t\t\t\trekey_time = {}s", secs(self.child_lifetime));
+        if let Some((over, rand)) = self.margins {
+            // A CHILD_SA's hard expiry is life_time (rekey_time + 10 % by default).
+            let life = self.child_lifetime + over;
+            let _ = writeln!(out, "\t\t\t\tlife_time = {}s", secs(life));
+            let _ = writeln!(out, "\t\t\t\trand_time = {}s", secs(rand));
+        }
         let _ = writeln!(
             out,
             "\t\t\t\tstart_action = {}",
@@ -266,6 +289,20 @@ mod tests {
         assert!(text.contains("mobike = no"));
         assert!(text.contains("local_ts = 0.0.0.0/0"));
         assert!(text.contains("secret = \"k\""));
+    }
+
+    #[test]
+    fn margins_set_hard_expiry_and_jitter_of_both_sas() {
+        let c = SwanConn::azure_default("203.0.113.20", "198.51.100.10", "198.51.100.10", "k")
+            .lifetimes(Duration::from_secs(30), Duration::from_secs(20))
+            .margins(Duration::from_secs(15), Duration::from_secs(3));
+        let text = swanctl_conf(&[c]);
+        assert!(text.contains("\t\trekey_time = 30s\n\t\tover_time = 15s\n\t\trand_time = 3s\n"));
+        assert!(
+            text.contains("rekey_time = 20s\n\t\t\t\tlife_time = 35s\n\t\t\t\trand_time = 3s\n")
+        );
+        let plain = swanctl_conf(&[SwanConn::azure_default("a", "b", "b", "k")]);
+        assert!(!plain.contains("over_time") && !plain.contains("life_time"));
     }
 
     #[test]
