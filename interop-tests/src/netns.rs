@@ -92,6 +92,25 @@ impl Netns {
     pub fn pids(&self) -> Vec<u32> {
         netns_pids(&self.name)
     }
+
+    /// UDP datagrams the namespace's kernel dropped because a socket's receive buffer was
+    /// full (`Udp: RcvbufErrors` of /proc/net/snmp, which is per namespace).
+    pub fn udp_rcvbuf_errors(&self) -> Result<u64> {
+        let snmp = self.run("cat", &["/proc/net/snmp"])?;
+        snmp_field(&snmp, "Udp:", "RcvbufErrors")
+            .ok_or_else(|| crate::error::Error::new("no Udp RcvbufErrors in /proc/net/snmp"))
+    }
+}
+
+/// A counter of /proc/net/snmp: the `prefix` lines come in pairs, names then values.
+fn snmp_field(snmp: &str, prefix: &str, name: &str) -> Option<u64> {
+    let mut lines = snmp.lines().filter(|l| l.starts_with(prefix));
+    let names = lines.next()?.split_whitespace();
+    let values = lines.next()?.split_whitespace();
+    names
+        .zip(values)
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 impl Drop for Netns {
@@ -142,4 +161,18 @@ pub(crate) fn list_netns() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod snmp_tests {
+    #[test]
+    fn reads_a_counter_of_proc_net_snmp() {
+        let text = "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n\
+                    Udp: 749715 0 2493 120000 2493 0\n\
+                    UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n\
+                    UdpLite: 0 0 0 0 7 0\n";
+        assert_eq!(super::snmp_field(text, "Udp:", "RcvbufErrors"), Some(2493));
+        assert_eq!(super::snmp_field(text, "UdpLite:", "RcvbufErrors"), Some(7));
+        assert_eq!(super::snmp_field(text, "Udp:", "Nope"), None);
+    }
 }
