@@ -429,3 +429,31 @@ fn aqm_defaults_to_rfc_8289_and_can_be_tuned_or_turned_off() {
     ));
     assert!(errs.iter().any(|e| e.path == "daemon.aqm_target"), "{errs}");
 }
+
+#[test]
+fn tun_queues_default_to_half_the_vcpus_and_are_bounded() {
+    use gateway::config::{DaemonConfig, MAX_TUN_QUEUES};
+    let cfg = ok(&minimal("", ""));
+    assert_eq!(cfg.daemon.tun_queues, None);
+    assert_eq!(DaemonConfig::default_tun_queues(1), 1);
+    assert_eq!(DaemonConfig::default_tun_queues(2), 1);
+    assert_eq!(DaemonConfig::default_tun_queues(8), 4);
+    assert_eq!(DaemonConfig::default_tun_queues(64), 8);
+    let cfg = ok(&format!("[daemon]\ntun_queues = 3\n{}", minimal("", "")));
+    assert_eq!(cfg.daemon.tun_queues, Some(3));
+    assert_eq!(cfg.daemon.tun_queues_here(), 3);
+    let shown = cfg.redacted_toml();
+    assert!(shown.contains("tun_queues = 3"), "{shown}");
+    for bad in ["0", "-1", &(MAX_TUN_QUEUES + 1).to_string()] {
+        let errs = errors(&format!(
+            "[daemon]\ntun_queues = {bad}\n{}",
+            minimal("", "")
+        ));
+        has(&errs, "daemon.tun_queues", &["1 to 16", "half the vCPUs"]);
+    }
+    let errs = errors(&format!(
+        "[daemon]\ntun_queues = \"many\"\n{}",
+        minimal("", "")
+    ));
+    assert!(errs.iter().any(|e| e.path == "daemon.tun_queues"), "{errs}");
+}

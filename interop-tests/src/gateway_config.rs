@@ -30,6 +30,8 @@ pub struct GatewayOpts {
     pub dpd_delay: Option<Duration>,
     pub rekey_time: Option<Duration>,
     pub child_rekey_time: Option<Duration>,
+    /// Raw TOML lines appended to `[daemon]`.
+    pub extra_daemon: String,
     /// Raw TOML lines appended to `[connections.<conn>]`.
     pub extra_conn: String,
     /// Raw TOML lines appended to `[connections.<conn>.children.<child>]`.
@@ -59,6 +61,7 @@ impl GatewayOpts {
             dpd_delay: None,
             rekey_time: None,
             child_rekey_time: None,
+            extra_daemon: String::new(),
             extra_conn: String::new(),
             extra_child: String::new(),
             local_ts: vec![VPC_PREFIX.into()],
@@ -99,6 +102,7 @@ pub fn ipsecgw_toml(lab: &AzureLab, opts: &GatewayOpts) -> String {
         s(&opts.control_socket.to_string_lossy())
     );
     let _ = writeln!(t, "log_level = {}", s(&opts.log_level));
+    t.push_str(&opts.extra_daemon);
     let _ = writeln!(t);
     let _ = writeln!(t, "[connections.{}]", opts.conn);
     let _ = writeln!(t, "remote_addrs = [{}]", s(lab.azure_public_addr()));

@@ -43,6 +43,11 @@ struct Running {
 /// The NAT lab, strongSwan as Azure (default policy), ipsecgw initiating with its metrics
 /// endpoint on the gateway's loopback; returns once a ping crosses the tunnel.
 fn start(label: &str) -> Running {
+    start_with(label, "")
+}
+
+/// [`start`] with extra `[daemon]` lines.
+fn start_with(label: &str, daemon: &str) -> Running {
     let lab = must(AzureLab::new(LabOptions {
         nat: true,
         label: label.into(),
@@ -54,7 +59,7 @@ fn start(label: &str) -> Running {
     opts.mtu = TUNNEL_MTU;
     let toml = ipsecgw_toml(&lab, &opts).replacen(
         "[daemon]\n",
-        &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{METRICS_PORT}\"\n"),
+        &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{METRICS_PORT}\"\n{daemon}"),
         1,
     );
     let mut gw = must(Ipsecgw::start_with_config(
@@ -249,4 +254,87 @@ fn series_value(body: &str, name: &str, labels: &[&str]) -> Option<u64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|v| v as u64)
+}
+
+/// CPU time (user + system, in clock ticks) of each thread of `pid` whose name starts with
+/// `prefix`, by name.
+fn thread_cpu(pid: u32, prefix: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim().to_string();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        out.push((comm, tick(11) + tick(12)));
+    }
+    out.sort();
+    out
+}
+
+/// `[daemon] tun_queues = 2`: the tunnel's TUN device gets two queues, each read by its own
+/// outbound worker; the inbound worker writes each flow through one queue, which steers the
+/// flow's outbound packets to that queue's worker. Sixteen TCP streams leave through the
+/// tunnel: both workers must carry a real share of them.
+#[test]
+fn outbound_workers_share_a_tunnel_over_tun_queues() {
+    if !interop_tests::require_root("outbound_workers_share_a_tunnel_over_tun_queues") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = start_with("dp-queues", "tun_queues = 2\n");
+    let status = must(r.gw.status_json());
+    let mode = status
+        .pointer("/daemon/fast_path")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(mode.contains("2 TUN queues"), "status fast_path: {mode}");
+    let pid = r.gw.child.pid();
+    let before = thread_cpu(pid, "out");
+    let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["out0-azure", "out1-azure"],
+        "outbound worker threads"
+    );
+    let res = must(interop_tests::traffic::iperf3(
+        &r.lab.vpc,
+        &r.lab.vnet,
+        VNET_HOST,
+        &interop_tests::traffic::IperfOpts {
+            seconds: 4,
+            parallel: 16,
+            port: 5311,
+            ..Default::default()
+        },
+        r.lab.dir.path(),
+    ));
+    let after = thread_cpu(pid, "out");
+    let used: Vec<u64> = after
+        .iter()
+        .zip(&before)
+        .map(|((_, a), (_, b))| a.saturating_sub(*b))
+        .collect();
+    let total: u64 = used.iter().sum();
+    eprintln!(
+        "16 streams: {:.0} Mbit/s; outbound worker CPU ticks {used:?}",
+        res.received_bps / 1e6
+    );
+    assert!(res.received_bps > 0.0, "no traffic: {res:?}");
+    assert!(total > 0, "the outbound workers used no CPU: {used:?}");
+    for u in &used {
+        assert!(
+            *u * 10 >= total,
+            "a worker carried under a tenth of the load: {used:?} (ticks)"
+        );
+    }
 }

@@ -68,6 +68,7 @@ fn set_bin(bin: &Path) -> Result<()> {
 fn gw_opts(lab: &AzureLab) -> GatewayOpts {
     let mut o = GatewayOpts::azure_default(lab);
     o.log_level = "info".into();
+    o.extra_daemon = daemon_extra();
     o.mtu = TUNNEL_MTU;
     o.proposals = vec![IKE.into()];
     o.esp_proposals = vec![ESP.into()];
@@ -80,7 +81,8 @@ fn responder_toml(lab: &AzureLab, socket: &Path) -> String {
     format!(
         "[daemon]\n\
          control_socket = {sock}\n\
-         log_level = \"info\"\n\n\
+         log_level = \"info\"\n\
+         {daemon}\n\
          [connections.{AZURE_CONN}]\n\
          remote_addrs = [{gw}]\n\
          local_addrs = [{az}]\n\
@@ -97,6 +99,7 @@ fn responder_toml(lab: &AzureLab, socket: &Path) -> String {
          remote_ts = [{vpc}]\n\
          esp_proposals = [{esp}]\n",
         sock = q(&socket.to_string_lossy()),
+        daemon = daemon_extra(),
         gw = q(lab.gw_public_addr()),
         az = q(lab.azure_public_addr()),
         psk = q(LAB_PSK),
@@ -105,6 +108,15 @@ fn responder_toml(lab: &AzureLab, socket: &Path) -> String {
         vnet = q(VNET_PREFIX),
         vpc = q(VPC_PREFIX),
     )
+}
+
+/// `[daemon]` lines for both ipsecgw instances: `tun_queues = N` when `BENCH_TUN_QUEUES` is
+/// set (to compare queue counts; unset, the daemon's default for this machine).
+fn daemon_extra() -> String {
+    match std::env::var("BENCH_TUN_QUEUES") {
+        Ok(n) if !n.is_empty() => format!("tun_queues = {n}\n"),
+        _ => String::new(),
+    }
 }
 
 fn start_gw(lab: &AzureLab) -> Result<Ipsecgw> {

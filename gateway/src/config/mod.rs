@@ -58,6 +58,28 @@ pub struct DaemonConfig {
     /// CoDel on the inbound UDP 4500 queue (`aqm_target`, `aqm_interval`); `None` when
     /// `aqm_target = "0s"` turns it off.
     pub aqm: Option<crate::dataplane::codel::CodelParams>,
+    /// Queues of each tunnel's multi-queue TUN device, one outbound worker each
+    /// (`tun_queues`); `None` = [`DaemonConfig::default_tun_queues`].
+    pub tun_queues: Option<usize>,
+}
+
+/// Most TUN queues (outbound workers) per tunnel.
+pub const MAX_TUN_QUEUES: usize = 16;
+
+impl DaemonConfig {
+    /// Half the vCPUs, 1 to 8: the other half decrypts (one inbound worker per local
+    /// address), runs the kernel's UDP and TUN work and the control plane. A 2-vCPU
+    /// instance gets one queue.
+    pub fn default_tun_queues(vcpus: usize) -> usize {
+        (vcpus / 2).clamp(1, 8)
+    }
+
+    /// The number of TUN queues to open on this machine.
+    pub fn tun_queues_here(&self) -> usize {
+        self.tun_queues.unwrap_or_else(|| {
+            Self::default_tun_queues(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        })
+    }
 }
 
 /// Who starts the IKE SA (Azure's "connection mode").

@@ -23,6 +23,7 @@ pub(crate) struct RawDaemon {
     pub log_level: Option<String>,
     pub aqm_target: Option<RawDuration>,
     pub aqm_interval: Option<RawDuration>,
+    pub tun_queues: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -324,7 +325,8 @@ mod tests {
                 "metrics_listen",
                 "log_level",
                 "aqm_target",
-                "aqm_interval"
+                "aqm_interval",
+                "tun_queues"
             ]
         );
     }

@@ -52,6 +52,9 @@ impl Config {
                 daemon.insert("aqm_target".into(), d(Duration::ZERO));
             }
         }
+        if let Some(n) = self.daemon.tun_queues {
+            daemon.insert("tun_queues".into(), Value::Integer(n as i64));
+        }
         root.insert("daemon".into(), Value::Table(daemon));
         let mut conns = Table::new();
         for c in &self.connections {

@@ -5,7 +5,7 @@ use super::raw::{self, RawChild, RawConnection, RawDaemon, RawDuration, RawMss, 
 use super::{
     duration, profile, secret, Child, ChildLifetime, Config, Connection, DaemonConfig, DpdAction,
     Identity, Lifetime, Mode, MssClamp, Prefix, Psk, Retransmit, StartAction,
-    DEFAULT_CONTROL_SOCKET,
+    DEFAULT_CONTROL_SOCKET, MAX_TUN_QUEUES,
 };
 use crate::dataplane::codel::CodelParams;
 use std::collections::BTreeMap;
@@ -142,11 +142,26 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
         );
     }
     let aqm = (!target.is_zero()).then_some(CodelParams { target, interval });
+    let tun_queues = match raw.tun_queues {
+        None => None,
+        Some(n) if (1..=MAX_TUN_QUEUES as i64).contains(&n) => usize::try_from(n).ok(),
+        Some(n) => {
+            c.err(
+                "tun_queues",
+                format!(
+                    "{n} is out of range: use 1 to {MAX_TUN_QUEUES} (one outbound worker per queue), \
+                     or leave it out for half the vCPUs"
+                ),
+            );
+            None
+        }
+    };
     DaemonConfig {
         control_socket,
         metrics_listen,
         log_level,
         aqm,
+        tun_queues,
     }
 }
 

@@ -57,9 +57,11 @@ pub struct Tunnel {
     pub conn: Connection,
     pub peer: PeerId,
     pub path: Arc<TunnelPath>,
+    /// Queue 0 of the TUN device (its name, index and offloads).
     pub tun: Arc<Tun>,
-    /// The outbound worker thread (it holds the TUN open until it exits).
-    pub worker: Option<std::thread::JoinHandle<()>>,
+    /// The outbound worker threads, one per TUN queue (they hold the TUN open until they
+    /// exit).
+    pub workers: Vec<std::thread::JoinHandle<()>>,
     pub local_ip: IpAddr,
     /// The tunnel's CHILD_SAs in the fast path (by SPI).
     pub sas: ChildTable,

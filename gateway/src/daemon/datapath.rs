@@ -204,6 +204,10 @@ impl InboundTable {
     }
 }
 
-/// Every tunnel's shared state and TUN device by id, for the inbound workers. Replaced as a
+/// The queues of a tunnel's TUN device (one, or one per outbound worker of a multi-queue
+/// device); queue 0 first.
+pub type TunQueues = Arc<[Arc<crate::io::Tun>]>;
+
+/// Every tunnel's shared state and TUN queues by id, for the inbound workers. Replaced as a
 /// whole (one pointer swap) when a reload adds or removes tunnels.
-pub type TunnelMap = ArcSwap<HashMap<usize, (Arc<TunnelPath>, Arc<crate::io::Tun>)>>;
+pub type TunnelMap = ArcSwap<HashMap<usize, (Arc<TunnelPath>, TunQueues)>>;

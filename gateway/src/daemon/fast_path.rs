@@ -9,10 +9,10 @@
 //! Each thread owns its buffers (allocated once), loads the SA snapshots once per batch, and
 //! flushes whenever a read would block, so batching never adds delay at low load.
 
-use super::datapath::{GatewayDrops, InboundPath, InboundTable, TunnelMap, TunnelPath};
+use super::datapath::{GatewayDrops, InboundPath, InboundTable, TunQueues, TunnelMap, TunnelPath};
 use crate::dataplane::aqm::{Aqm, AqmCounts};
 use crate::dataplane::codel::CodelParams;
-use crate::dataplane::{icmp_ptb, mss_clamp};
+use crate::dataplane::{flow_queue, icmp_ptb, mss_clamp};
 use crate::io::recv_backlog::RecvBacklog;
 use crate::io::tun_gro::TcpCoalescer;
 use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
@@ -51,14 +51,16 @@ const BACKLOG_DATAGRAMS: usize = 3072;
 /// and forwarded as soon as they are read, ahead of the bulk backlog.
 const PRIORITY_LEN: usize = 256;
 
+/// Starts the outbound worker of TUN queue `queue` (thread `out<queue>-<tunnel>`).
 pub fn spawn_outbound(
     tunnel: Arc<TunnelPath>,
     tun: Arc<Tun>,
+    queue: usize,
     sock: Arc<UdpBatchSocket>,
     waker: Arc<Waker>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
-        .name(format!("out-{}", tunnel.name))
+        .name(format!("out{queue}-{}", tunnel.name))
         .spawn(move || outbound_loop(&tunnel, &tun, &sock, &waker))
 }
 
@@ -258,7 +260,7 @@ fn inbound_loop(ctx: &InboundCtx) {
         GRO_BUFFER_BYTES,
     );
     // One output batch per tunnel, created on the tunnel's first packet and reused.
-    let mut out: Vec<(usize, TunOut)> = Vec::new();
+    let mut out: Vec<(OutKey, TunOut)> = Vec::new();
     let mut aqm = ctx.aqm.map(Aqm::new);
     let mut st = DecapState::new(ctx);
     loop {
@@ -328,7 +330,7 @@ fn decapsulate_small(
     st: &mut DecapState<'_>,
     backlog: &mut RecvBacklog,
     i: usize,
-    out: &mut Vec<(usize, TunOut)>,
+    out: &mut Vec<(OutKey, TunOut)>,
     aqm: &mut Option<Aqm>,
 ) -> bool {
     let Some(n) = backlog.slot_mut(i).map(|s| s.rb.messages()) else {
@@ -376,11 +378,14 @@ fn decapsulate_small(
     any
 }
 
-fn flush_tuns(ctx: &InboundCtx, out: &mut Vec<(usize, TunOut)>) {
+fn flush_tuns(ctx: &InboundCtx, out: &mut Vec<(OutKey, TunOut)>) {
     let tunnels = ctx.tunnels.load();
-    out.retain(|(id, _)| tunnels.contains_key(id));
-    for (id, o) in out.iter_mut() {
-        let Some((tp, tun)) = tunnels.get(id) else {
+    out.retain(|((id, q), _)| tunnels.get(id).is_some_and(|(_, tuns)| *q < tuns.len()));
+    for ((id, q), o) in out.iter_mut() {
+        let Some((tp, tun)) = tunnels
+            .get(id)
+            .and_then(|(tp, tuns)| Some((tp, tuns.get(*q)?)))
+        else {
             continue;
         };
         if o.tcp.flush(tun).is_err() {
@@ -426,7 +431,9 @@ impl TunOut {
 }
 
 /// The tunnels by id, as `TunnelMap` publishes them.
-type TunnelTable = std::collections::HashMap<usize, (Arc<TunnelPath>, Arc<Tun>)>;
+type TunnelTable = std::collections::HashMap<usize, (Arc<TunnelPath>, TunQueues)>;
+/// An inbound worker's output batch: (tunnel id, TUN queue).
+type OutKey = (usize, usize);
 /// Inbound SAs by SPI, as `InboundTable` publishes them.
 type SpiTable = std::collections::HashMap<u32, Arc<InboundPath>>;
 
@@ -589,10 +596,10 @@ fn deliver(
     path: &InboundPath,
     inner: &mut [u8],
     rx_time: Option<Duration>,
-    out: &mut Vec<(usize, TunOut)>,
+    out: &mut Vec<(OutKey, TunOut)>,
     aqm: &mut Option<Aqm>,
 ) {
-    let Some((tp, tun)) = st.tunnels.get(&path.tunnel) else {
+    let Some((tp, tuns)) = st.tunnels.get(&path.tunnel) else {
         return;
     };
     match inner_addrs(inner) {
@@ -626,11 +633,17 @@ fn deliver(
             return;
         }
     }
-    let slot = match out.iter().position(|(id, _)| *id == path.tunnel) {
+    // The queue whose outbound worker will carry this flow's return traffic.
+    let q = flow_queue::queue_of(inner, tuns.len());
+    let Some(tun) = tuns.get(q) else {
+        return;
+    };
+    let key = (path.tunnel, q);
+    let slot = match out.iter().position(|(k, _)| *k == key) {
         Some(i) => i,
         None => {
-            // Once per tunnel for the worker's lifetime (buffers are kept).
-            out.push((path.tunnel, TunOut::new()));
+            // Once per tunnel queue for the worker's lifetime (buffers are kept).
+            out.push((key, TunOut::new()));
             out.len() - 1
         }
     };
@@ -645,7 +658,7 @@ fn decapsulate_in_order(
     st: &mut DecapState<'_>,
     backlog: &mut RecvBacklog,
     (i, m): (usize, usize),
-    out: &mut Vec<(usize, TunOut)>,
+    out: &mut Vec<(OutKey, TunOut)>,
     aqm: &mut Option<Aqm>,
 ) {
     let Some(slot) = backlog.slot_mut(i) else {

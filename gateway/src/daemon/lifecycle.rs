@@ -3,7 +3,7 @@
 //! the file (RFC-agnostic operator behaviour: unchanged tunnels keep their SAs and traffic).
 
 use super::control_plane::{ControlPlane, LocalSockets, Tunnel};
-use super::datapath::TunnelPath;
+use super::datapath::{TunQueues, TunnelPath};
 use super::fast_path::{self, IkeDatagram, InboundCtx};
 use super::peer_config::{self, IKE_PORT, NAT_T_PORT};
 use crate::config::{Config, Connection};
@@ -65,6 +65,8 @@ impl ControlPlane {
         self.ensure_sockets(local_ip).await?;
         let mut tc = TunConfig::new(conn.tun_name.clone(), conn.mtu);
         tc.offload = true;
+        let queues = self.config.daemon.tun_queues_here();
+        tc.multi_queue = queues > 1;
         let tun = Tun::open(&tc).map_err(|e| {
             format!(
                 "connection {}: cannot open TUN {}: {e}",
@@ -101,6 +103,21 @@ impl ControlPlane {
         path.mss_v6 = conn.mss_ipv6();
         let path = Arc::new(path);
         let tun = Arc::new(tun);
+        // One queue per outbound worker: the kernel steers each flow to one queue (RFC 4303
+        // sequence numbers stay shared through the SA's atomic counter).
+        let mut tuns = vec![tun.clone()];
+        for _ in 1..queues {
+            let q = tun.clone_queue().map_err(|e| {
+                format!(
+                    "connection {}: cannot open queue {} of TUN {}: {e} (set [daemon] tun_queues = 1)",
+                    conn.name,
+                    tuns.len(),
+                    conn.tun_name
+                )
+            })?;
+            tuns.push(Arc::new(q));
+        }
+        let tuns: TunQueues = tuns.into();
         let peer = self.endpoint.add_peer(peer_config::peer_config(conn)?);
         let sock = self
             .sockets
@@ -108,13 +125,28 @@ impl ControlPlane {
             .find(|s| s.ip == local_ip)
             .map(|s| s.nat_t.clone())
             .ok_or("no socket for the tunnel")?;
-        let worker = fast_path::spawn_outbound(path.clone(), tun.clone(), sock, self.waker.clone())
-            .map_err(|e| format!("cannot start the outbound worker: {e}"))?;
+        let mut workers = Vec::with_capacity(tuns.len());
+        for (k, q) in tuns.iter().enumerate() {
+            let w = fast_path::spawn_outbound(
+                path.clone(),
+                q.clone(),
+                k,
+                sock.clone(),
+                self.waker.clone(),
+            );
+            match w {
+                Ok(w) => workers.push(w),
+                Err(e) => {
+                    path.stop.store(true, Ordering::Relaxed);
+                    return Err(format!("cannot start outbound worker {k}: {e}"));
+                }
+            }
+        }
         let mut map = HashMap::clone(&self.tunnel_map.load());
-        map.insert(id, (path.clone(), tun.clone()));
+        map.insert(id, (path.clone(), tuns.clone()));
         self.tunnel_map.store(Arc::new(map));
         tracing::info!(
-            tunnel = %conn.name, tun = %conn.tun_name, mtu = conn.mtu, offload = ?tun.offload(),
+            tunnel = %conn.name, tun = %conn.tun_name, mtu = conn.mtu, offload = ?tun.offload(), queues = tuns.len(),
             routes = ?prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "tunnel device ready"
         );
         self.ha_dirty = true;
@@ -123,7 +155,7 @@ impl ControlPlane {
             peer,
             path,
             tun,
-            worker: Some(worker),
+            workers,
             local_ip,
             sas: super::sa_install::ChildTable::new(
                 conn.children.iter().map(|c| c.name.clone()).collect(),
@@ -149,8 +181,10 @@ impl ControlPlane {
     /// Removes a tunnel: DELETE to the peer, SAs out of the fast path, worker told to stop.
     /// The TUN closes (and its routes go with it) once the returned worker has exited: join it
     /// before opening a device of the same name again, or the kernel answers EBUSY.
-    pub fn close_tunnel(&mut self, now: Instant, name: &str) -> Option<JoinHandle<()>> {
-        let pos = self.tunnels.iter().position(|t| t.conn.name == name)?;
+    pub fn close_tunnel(&mut self, now: Instant, name: &str) -> Vec<JoinHandle<()>> {
+        let Some(pos) = self.tunnels.iter().position(|t| t.conn.name == name) else {
+            return Vec::new();
+        };
         let t = self.tunnels.remove(pos);
         self.endpoint.remove_peer(now, t.peer);
         let mut t = t;
@@ -165,7 +199,7 @@ impl ControlPlane {
         self.tunnel_map.store(Arc::new(map));
         self.ha_dirty = true;
         tracing::info!(tunnel = %name, "tunnel removed");
-        t.worker.take()
+        std::mem::take(&mut t.workers)
     }
 
     /// Re-reads the config file and applies the differences. A config with errors is
@@ -227,7 +261,7 @@ impl ControlPlane {
             .removed
             .iter()
             .chain(plan.changed.iter())
-            .filter_map(|name| self.close_tunnel(now, name))
+            .flat_map(|name| self.close_tunnel(now, name))
             .collect();
         // The DELETEs go out now, before the wait below.
         self.flush(now);

@@ -240,5 +240,14 @@ fn describe_fast_path(tunnels: &[Tunnel], sockets: &[LocalSockets]) -> String {
         Some(_) => "UDP batched, no GSO".to_string(),
         None => "no UDP".to_string(),
     };
-    format!("{tun_part}; {udp_part}")
+    let workers = match tunnels.first().map(|t| t.workers.len()) {
+        Some(1) => "1 outbound worker".to_string(),
+        Some(n) => format!("{n} TUN queues / outbound workers per tunnel"),
+        None => String::new(),
+    };
+    if workers.is_empty() {
+        format!("{tun_part}; {udp_part}")
+    } else {
+        format!("{tun_part}; {udp_part}; {workers}")
+    }
 }

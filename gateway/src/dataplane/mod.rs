@@ -3,5 +3,6 @@
 pub mod aqm;
 pub mod checksum;
 pub mod codel;
+pub mod flow_queue;
 pub mod icmp_ptb;
 pub mod mss_clamp;
