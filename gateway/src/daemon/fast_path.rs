@@ -24,7 +24,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 /// An IKE message that arrived on UDP 4500 (non-ESP marker stripped), for the control plane.
@@ -47,6 +47,10 @@ const BACKLOG_SLOTS: usize = 128;
 /// Datagrams it may read ahead: the standing queue under load (a few MB) belongs in the
 /// backlog, where small datagrams can overtake it, rather than in the socket's FIFO.
 const BACKLOG_DATAGRAMS: usize = 3072;
+/// Receive batches kept allocated when the backlog is quiet.
+const BACKLOG_KEEP_SLOTS: usize = 4;
+/// How often batches beyond what the last period used are given back.
+const BACKLOG_TRIM_EVERY: Duration = Duration::from_secs(1);
 /// ESP datagrams up to this size (a ping, a TCP ACK, a DNS or Kerberos request) are decrypted
 /// and forwarded as soon as they are read, ahead of the bulk backlog.
 const PRIORITY_LEN: usize = 256;
@@ -263,6 +267,7 @@ fn inbound_loop(ctx: &InboundCtx) {
     let mut out: Vec<(OutKey, TunOut)> = Vec::new();
     let mut aqm = ctx.aqm.map(Aqm::new);
     let mut st = DecapState::new(ctx);
+    let mut last_trim = Instant::now();
     loop {
         // Read what the socket holds, as far as the backlog has room, handling the small
         // datagrams of each read at once.
@@ -296,6 +301,11 @@ fn inbound_loop(ctx: &InboundCtx) {
         }
         if backlog.is_empty() {
             flush_tuns(ctx, &mut out);
+            if last_trim.elapsed() >= BACKLOG_TRIM_EVERY {
+                // Memory a burst (or a flood) needed goes back once it is over.
+                backlog.trim(BACKLOG_KEEP_SLOTS);
+                last_trim = Instant::now();
+            }
             if !would_block {
                 continue;
             }

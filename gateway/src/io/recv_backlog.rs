@@ -7,7 +7,8 @@
 //! moves that queue here, where the worker can take the small datagrams first (see
 //! `daemon::fast_path`) and the bulk ones in arrival order.
 //!
-//! Slots (receive batches) are allocated on first use and kept, so an idle tunnel holds one.
+//! Slots (receive batches) are allocated on first use and kept while they are needed; after
+//! a burst (or a flood) [`RecvBacklog::trim`] gives back those the last period did not use.
 
 use super::udp::UdpRecvBatch;
 use std::collections::VecDeque;
@@ -49,6 +50,8 @@ pub struct RecvBacklog {
     max_datagrams: usize,
     messages_per_slot: usize,
     buf_size: usize,
+    /// Most slots queued at once since the last [`Self::trim`].
+    high_water: usize,
 }
 
 impl RecvBacklog {
@@ -69,7 +72,31 @@ impl RecvBacklog {
             max_datagrams: max_datagrams.max(1),
             messages_per_slot: messages_per_slot.clamp(1, 64),
             buf_size,
+            high_water: 0,
         }
+    }
+
+    /// Slots allocated (queued or free).
+    pub fn allocated(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// With nothing queued, frees the slots beyond `keep` or beyond what was queued at once
+    /// since the last trim, whichever is more (call it about once a second: a steady load
+    /// keeps its slots, a burst's go afterwards). Returns the number freed.
+    pub fn trim(&mut self, keep: usize) -> usize {
+        if !self.queue.is_empty() {
+            return 0;
+        }
+        let target = keep.max(self.high_water).max(1);
+        self.high_water = 0;
+        if self.slots.len() <= target {
+            return 0;
+        }
+        let freed = self.slots.len() - target;
+        self.slots.truncate(target);
+        self.free.retain(|&i| i < target);
+        freed
     }
 
     /// Datagrams waiting.
@@ -148,6 +175,7 @@ impl RecvBacklog {
         }
         self.datagrams += waiting;
         self.queue.push_back(i);
+        self.high_water = self.high_water.max(self.queue.len());
     }
 
     /// The oldest message not yet handled, as (slot, message). It must be processed before
@@ -257,5 +285,39 @@ mod tests {
         let a = receive(&mut b, &rx, &[100]);
         b.commit(a);
         assert_eq!(b.vacant(), None, "one datagram waiting is the cap");
+    }
+
+    /// A burst that queued many slots: they stay while a steady load needs them and go at
+    /// the trim after the load stopped; nothing is freed while anything is queued.
+    #[test]
+    fn slots_of_a_burst_are_given_back() {
+        let rx = UdpBatchSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut b = RecvBacklog::new(16, 1000, 8, 2048);
+        let mut queued = Vec::new();
+        for _ in 0..6 {
+            let i = receive(&mut b, &rx, &[100]);
+            b.commit(i);
+            queued.push(i);
+        }
+        assert_eq!(b.allocated(), 6);
+        assert_eq!(b.trim(2), 0, "nothing goes while datagrams are queued");
+        while b.pop_front().is_some() {}
+        assert!(b.is_empty());
+        // The period that just ended queued 6 slots at once: they are kept.
+        assert_eq!(b.trim(2), 0);
+        assert_eq!(b.allocated(), 6);
+        // A quiet period: down to `keep`, and the free list only names live slots.
+        assert_eq!(b.trim(2), 4);
+        assert_eq!(b.allocated(), 2);
+        for _ in 0..2 {
+            let i = receive(&mut b, &rx, &[100]);
+            assert!(i < 2);
+            b.commit(i);
+        }
+        // Room for more again: new slots are allocated as needed.
+        let i = receive(&mut b, &rx, &[100]);
+        assert_eq!(i, 2);
+        b.commit(i);
+        assert_eq!(b.allocated(), 3);
     }
 }

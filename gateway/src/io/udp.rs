@@ -156,10 +156,12 @@ impl UdpBatchSocket {
     pub fn recv_batch(&self, batch: &mut UdpRecvBatch) -> io::Result<usize> {
         batch.messages = 0;
         batch.datagrams = 0;
-        let n_msgs = batch.bufs.len().min(batch.meta.len()).min(BATCH_SIZE);
-        let mut it = batch.bufs.iter_mut();
+        let n_msgs = (batch.buf.len() / batch.size)
+            .min(batch.meta.len())
+            .min(BATCH_SIZE);
+        let mut it = batch.buf.as_mut().chunks_mut(batch.size);
         let mut slices: [IoSliceMut<'_>; BATCH_SIZE] =
-            std::array::from_fn(|_| IoSliceMut::new(it.next().map_or(&mut [][..], |b| &mut b[..])));
+            std::array::from_fn(|_| IoSliceMut::new(it.next().unwrap_or(&mut [][..])));
         let (slices, meta) = (&mut slices[..n_msgs], &mut batch.meta[..n_msgs]);
         let n = loop {
             match self.state.recv(UdpSockRef::from(&self.sock), slices, meta) {
@@ -229,6 +231,37 @@ fn set_int_opt(s: &Socket, opt: libc::c_int, value: usize) -> io::Result<()> {
     }
 }
 
+/// Receive memory: an anonymous mapping, or the heap if mapping failed.
+enum RecvBuf {
+    Mapped(memmap2::MmapMut),
+    Heap(Box<[u8]>),
+}
+
+impl RecvBuf {
+    fn new(len: usize) -> Self {
+        match memmap2::MmapMut::map_anon(len.max(1)) {
+            Ok(m) => RecvBuf::Mapped(m),
+            Err(_) => RecvBuf::Heap(vec![0u8; len].into_boxed_slice()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            RecvBuf::Mapped(m) => m.len(),
+            RecvBuf::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl AsMut<[u8]> for RecvBuf {
+    fn as_mut(&mut self) -> &mut [u8] {
+        match self {
+            RecvBuf::Mapped(m) => &mut m[..],
+            RecvBuf::Heap(b) => &mut b[..],
+        }
+    }
+}
+
 /// One received datagram (a GRO train is split into its datagrams).
 #[derive(Debug)]
 pub struct RecvDatagram<'a> {
@@ -243,7 +276,11 @@ pub struct RecvDatagram<'a> {
 
 /// Receive buffers for [`UdpBatchSocket::recv_batch`], owned by one thread.
 pub struct UdpRecvBatch {
-    bufs: Vec<Box<[u8]>>,
+    /// Every message's buffer back to back (`size` bytes each), in one anonymous mapping:
+    /// pages the kernel never wrote to cost no memory, and dropping the batch returns them
+    /// all (a heap allocation would depend on malloc's trim heuristics).
+    buf: RecvBuf,
+    size: usize,
     meta: Vec<RecvMeta>,
     messages: usize,
     datagrams: usize,
@@ -254,10 +291,10 @@ impl UdpRecvBatch {
     /// `buf_size` bytes each; use [`GRO_BUFFER_BYTES`] when GRO is on.
     pub fn new(messages: usize, buf_size: usize) -> Self {
         let messages = messages.clamp(1, BATCH_SIZE);
+        let size = buf_size.max(1);
         Self {
-            bufs: (0..messages)
-                .map(|_| vec![0u8; buf_size].into_boxed_slice())
-                .collect(),
+            buf: RecvBuf::new(messages * size),
+            size,
             meta: vec![RecvMeta::default(); messages],
             messages: 0,
             datagrams: 0,
@@ -275,8 +312,9 @@ impl UdpRecvBatch {
 
     /// Iterates the received datagrams; `data` is mutable so ESP can be decrypted in place.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = RecvDatagram<'_>> {
-        self.bufs
-            .iter_mut()
+        self.buf
+            .as_mut()
+            .chunks_mut(self.size)
             .zip(self.meta.iter())
             .take(self.messages)
             .flat_map(|(buf, m)| datagrams_of(buf, m))
@@ -289,9 +327,9 @@ impl UdpRecvBatch {
 
     /// Bytes and datagrams in message `i`.
     pub fn message_size(&self, i: usize) -> (usize, usize) {
-        match (self.meta.get(i), self.bufs.get(i)) {
-            (Some(m), Some(b)) if i < self.messages => {
-                let len = m.len.min(b.len());
+        match self.meta.get(i) {
+            Some(m) if i < self.messages => {
+                let len = m.len.min(self.size);
                 (len, len.div_ceil(m.stride.max(1)))
             }
             _ => (0, 0),
@@ -301,8 +339,10 @@ impl UdpRecvBatch {
     /// The datagrams of message `i` (none if there is no such message).
     pub fn message_mut(&mut self, i: usize) -> impl Iterator<Item = RecvDatagram<'_>> {
         let live = i < self.messages;
-        self.bufs
-            .get_mut(i)
+        self.buf
+            .as_mut()
+            .chunks_mut(self.size)
+            .nth(i)
             .zip(self.meta.get(i))
             .filter(|_| live)
             .into_iter()
