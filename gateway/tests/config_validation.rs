@@ -431,14 +431,14 @@ fn aqm_defaults_to_rfc_8289_and_can_be_tuned_or_turned_off() {
 }
 
 #[test]
-fn tun_queues_default_to_half_the_vcpus_and_are_bounded() {
+fn tun_queues_default_to_a_latency_queue_plus_half_the_vcpus_and_are_bounded() {
     use gateway::config::{DaemonConfig, MAX_TUN_QUEUES};
     let cfg = ok(&minimal("", ""));
     assert_eq!(cfg.daemon.tun_queues, None);
-    assert_eq!(DaemonConfig::default_tun_queues(1), 1);
-    assert_eq!(DaemonConfig::default_tun_queues(2), 1);
-    assert_eq!(DaemonConfig::default_tun_queues(8), 4);
-    assert_eq!(DaemonConfig::default_tun_queues(64), 8);
+    assert_eq!(DaemonConfig::default_tun_queues(1), 2);
+    assert_eq!(DaemonConfig::default_tun_queues(2), 2);
+    assert_eq!(DaemonConfig::default_tun_queues(8), 5);
+    assert_eq!(DaemonConfig::default_tun_queues(64), 9);
     let cfg = ok(&format!("[daemon]\ntun_queues = 3\n{}", minimal("", "")));
     assert_eq!(cfg.daemon.tun_queues, Some(3));
     assert_eq!(cfg.daemon.tun_queues_here(), 3);
@@ -449,7 +449,7 @@ fn tun_queues_default_to_half_the_vcpus_and_are_bounded() {
             "[daemon]\ntun_queues = {bad}\n{}",
             minimal("", "")
         ));
-        has(&errs, "daemon.tun_queues", &["1 to 16", "half the vCPUs"]);
+        has(&errs, "daemon.tun_queues", &["1 to 16", "latency queue"]);
     }
     let errs = errors(&format!(
         "[daemon]\ntun_queues = \"many\"\n{}",

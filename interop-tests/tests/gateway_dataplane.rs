@@ -280,61 +280,89 @@ fn thread_cpu(pid: u32, prefix: &str) -> Vec<(String, u64)> {
     out
 }
 
-/// `[daemon] tun_queues = 2`: the tunnel's TUN device gets two queues, each read by its own
-/// outbound worker; the inbound worker writes each flow through one queue, which steers the
-/// flow's outbound packets to that queue's worker. Sixteen TCP streams leave through the
-/// tunnel: both workers must carry a real share of them.
+/// `[daemon] tun_queues = 3`: the tunnel's TUN device gets three queues, each read by its
+/// own outbound worker. The inbound worker writes each flow through one queue, which steers
+/// the flow's outbound packets to that queue's worker: sixteen TCP streams leave through the
+/// two bulk queues (both workers must carry a real share), never through queue 0, which
+/// carries the pings sent meanwhile.
 #[test]
 fn outbound_workers_share_a_tunnel_over_tun_queues() {
     if !interop_tests::require_root("outbound_workers_share_a_tunnel_over_tun_queues") {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let r = start_with("dp-queues", "tun_queues = 2\n");
+    let r = start_with("dp-queues", "tun_queues = 3\n");
     let status = must(r.gw.status_json());
     let mode = status
         .pointer("/daemon/fast_path")
         .and_then(|v| v.as_str())
         .unwrap_or_default()
         .to_string();
-    assert!(mode.contains("2 TUN queues"), "status fast_path: {mode}");
+    assert!(mode.contains("3 TUN queues"), "status fast_path: {mode}");
     let pid = r.gw.child.pid();
     let before = thread_cpu(pid, "out");
     let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["out0-azure", "out1-azure"],
+        ["out0-azure", "out1-azure", "out2-azure"],
         "outbound worker threads"
     );
-    let res = must(interop_tests::traffic::iperf3(
-        &r.lab.vpc,
-        &r.lab.vnet,
-        VNET_HOST,
-        &interop_tests::traffic::IperfOpts {
-            seconds: 4,
-            parallel: 16,
-            port: 5311,
-            ..Default::default()
-        },
-        r.lab.dir.path(),
-    ));
+    let (pings, res) = std::thread::scope(|s| {
+        let pinger = s.spawn(|| {
+            ping(
+                &r.lab.vpc,
+                VNET_HOST,
+                &PingOpts {
+                    count: 150,
+                    interval: Duration::from_millis(20),
+                    ..PingOpts::default()
+                },
+            )
+        });
+        let res = interop_tests::traffic::iperf3(
+            &r.lab.vpc,
+            &r.lab.vnet,
+            VNET_HOST,
+            &interop_tests::traffic::IperfOpts {
+                seconds: 4,
+                parallel: 16,
+                port: 5311,
+                ..Default::default()
+            },
+            r.lab.dir.path(),
+        );
+        (pinger.join().expect("pinger"), res)
+    });
+    let res = must(res);
+    let pings = must(pings);
     let after = thread_cpu(pid, "out");
     let used: Vec<u64> = after
         .iter()
         .zip(&before)
         .map(|((_, a), (_, b))| a.saturating_sub(*b))
         .collect();
-    let total: u64 = used.iter().sum();
     eprintln!(
-        "16 streams: {:.0} Mbit/s; outbound worker CPU ticks {used:?}",
-        res.received_bps / 1e6
+        "16 streams: {:.0} Mbit/s; pings {}/{}; outbound worker CPU ticks {used:?}",
+        res.received_bps / 1e6,
+        pings.received,
+        pings.sent
     );
     assert!(res.received_bps > 0.0, "no traffic: {res:?}");
-    assert!(total > 0, "the outbound workers used no CPU: {used:?}");
-    for u in &used {
+    assert!(
+        pings.received > 0,
+        "no ping crossed during the transfer: {pings:?}"
+    );
+    let bulk: u64 = used.iter().skip(1).sum();
+    assert!(bulk > 0, "the bulk workers used no CPU: {used:?}");
+    for u in used.iter().skip(1) {
         assert!(
-            *u * 10 >= total,
-            "a worker carried under a tenth of the load: {used:?} (ticks)"
+            *u * 10 >= bulk,
+            "a bulk worker carried under a tenth of the TCP load: {used:?} (ticks)"
         );
     }
+    let latency = used.first().copied().unwrap_or(0);
+    assert!(
+        latency * 4 < bulk,
+        "the latency queue's worker carried TCP: {used:?} (ticks)"
+    );
 }

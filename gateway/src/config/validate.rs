@@ -150,7 +150,7 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
                 "tun_queues",
                 format!(
                     "{n} is out of range: use 1 to {MAX_TUN_QUEUES} (one outbound worker per queue), \
-                     or leave it out for half the vCPUs"
+                     or leave it out for the default (a latency queue plus half the vCPUs)"
                 ),
             );
             None

@@ -3,16 +3,25 @@
 //! The kernel picks the queue a packet *read* from the TUN comes out of by its flow table
 //! (tun "automq"): a flow's packets go to the queue that the flow's last packet in the other
 //! direction was *written* through. So the inbound worker decides which outbound worker
-//! encrypts each flow's return traffic: writing every flow through the queue of a hash of
-//! its addresses, protocol and ports spreads flows over the outbound workers and keeps each
-//! flow on one worker (no reordering inside a flow). Packets without a reverse direction
-//! (flows that only leave) are spread by the kernel's own hash.
+//! carries each flow's return traffic:
+//!
+//! * queue 0 is kept for sparse, latency-sensitive traffic: everything that is not TCP (ping,
+//!   DNS and Kerberos over UDP) and TCP to the directory services (DNS 53, Kerberos 88/464,
+//!   LDAP 389/636, global catalog 3268/3269). Its ring never holds bulk super-packets, so
+//!   these do not wait behind an SMB copy on the way out;
+//! * other TCP flows (SMB and the rest) are spread over the remaining queues by a hash of
+//!   addresses and ports, one queue per flow (no reordering inside a flow).
+//!
+//! With one queue everything uses it. Packets without a reverse direction (flows that only
+//! leave) are spread by the kernel's own hash.
 
 use etherparse::{IpNumber, IpSlice};
 
-/// The queue (of `queues`) for an inner IPv4/IPv6 packet: one per flow (addresses,
-/// protocol and, for TCP/UDP/SCTP, ports); 0 when there is one queue or the packet cannot
-/// be parsed.
+/// TCP ports of the identity services whose flows take the latency queue.
+const DIRECTORY_PORTS: [u16; 7] = [53, 88, 389, 464, 636, 3268, 3269];
+
+/// The queue (of `queues`) for an inner IPv4/IPv6 packet; 0 when there is one queue or the
+/// packet cannot be parsed.
 pub fn queue_of(packet: &[u8], queues: usize) -> usize {
     if queues <= 1 {
         return 0;
@@ -20,6 +29,19 @@ pub fn queue_of(packet: &[u8], queues: usize) -> usize {
     let Ok(ip) = IpSlice::from_slice(packet) else {
         return 0;
     };
+    let payload = ip.payload();
+    // A fragment other than the first has no ports: all of a fragmented packet is sparse.
+    if payload.ip_number != IpNumber::TCP || payload.fragmented {
+        return 0;
+    }
+    let Some(ports) = payload.payload.get(..4) else {
+        return 0;
+    };
+    let sport = u16::from_be_bytes([ports[0], ports[1]]);
+    let dport = u16::from_be_bytes([ports[2], ports[3]]);
+    if DIRECTORY_PORTS.contains(&sport) || DIRECTORY_PORTS.contains(&dport) {
+        return 0;
+    }
     let mut h = Fnv::default();
     match &ip {
         IpSlice::Ipv4(v4) => {
@@ -31,20 +53,8 @@ pub fn queue_of(packet: &[u8], queues: usize) -> usize {
             h.write(&v6.header().destination());
         }
     }
-    let payload = ip.payload();
-    h.write(&[payload.ip_number.0]);
-    let has_ports = matches!(
-        payload.ip_number,
-        IpNumber::TCP | IpNumber::UDP | IpNumber::SCTP | IpNumber::UDP_LITE
-    );
-    // A fragment other than the first has no ports: hash all fragments by addresses only,
-    // so they stay on one queue.
-    if has_ports && !payload.fragmented {
-        if let Some(ports) = payload.payload.get(..4) {
-            h.write(ports);
-        }
-    }
-    (h.0 % queues as u64) as usize
+    h.write(ports);
+    1 + h.reduce(queues - 1)
 }
 
 /// FNV-1a (64-bit): a few multiplications per packet, no allocation.
@@ -57,6 +67,19 @@ impl Default for Fnv {
 }
 
 impl Fnv {
+    /// The hash mapped onto `0..n`, after MurmurHash3's 64-bit finaliser: FNV-1a alone
+    /// mixes its last bytes poorly (ports differing in a few low bits, as iperf3's or SMB
+    /// multichannel's consecutive ones, all landed on one queue).
+    fn reduce(&self, n: usize) -> usize {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^= x >> 33;
+        (((x >> 32) * n as u64) >> 32) as usize
+    }
+
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 ^= u64::from(*b);
@@ -85,38 +108,58 @@ mod tests {
         assert_eq!(queue_of(&[], 4), 0);
     }
 
-    /// Every packet of a flow maps to the same queue whatever its payload; different flows
-    /// spread over all queues.
+    /// Every packet of a bulk TCP flow maps to the same queue whatever its payload, never the
+    /// latency queue; different flows spread over all the others.
     #[test]
-    fn a_flow_keeps_its_queue_and_flows_spread() {
+    fn bulk_tcp_flows_keep_their_queue_and_spread_over_the_others() {
         let a = tcp4([10, 0, 1, 5], [10, 1, 0, 5], 445, 50000, b"first");
         let b = tcp4([10, 0, 1, 5], [10, 1, 0, 5], 445, 50000, &[7u8; 1200]);
         assert_eq!(queue_of(&a, 4), queue_of(&b, 4));
-        let mut seen = [0usize; 4];
-        for port in 40000..40400u16 {
-            let p = tcp4([10, 0, 1, 5], [10, 1, 0, 5], 445, port, b"");
-            let q = queue_of(&p, 4);
-            assert!(q < 4);
-            seen[q] += 1;
+        assert_eq!(queue_of(&a, 2), 1, "two queues: all bulk TCP on queue 1");
+        // Two bulk queues and ports that differ in their low bit only (iperf3's parallel
+        // streams use consecutive ports): both queues are used.
+        let mut two = [0usize; 3];
+        for port in 50000..50016u16 {
+            let p = tcp4([10, 1, 0, 4], [10, 0, 1, 5], 5311, port, b"");
+            two[queue_of(&p, 3)] += 1;
         }
-        assert!(seen.iter().all(|&n| n > 50), "uneven spread: {seen:?}");
+        assert!(
+            two[1] >= 3 && two[2] >= 3,
+            "16 flows on two bulk queues: {two:?}"
+        );
+        let mut seen = [0usize; 4];
+        for port in 40000..40300u16 {
+            let p = tcp4([10, 0, 1, 5], [10, 1, 0, 5], 445, port, b"");
+            seen[queue_of(&p, 4)] += 1;
+        }
+        assert_eq!(seen[0], 0, "bulk TCP on the latency queue: {seen:?}");
+        assert!(seen[1..].iter().all(|&n| n > 50), "uneven spread: {seen:?}");
+        let v6 = PacketBuilder::ipv6([0xfd; 16], [0xfe; 16], 64).tcp(50000, 445, 1, 1000);
+        let mut v = Vec::new();
+        v6.write(&mut v, b"smb").expect("build");
+        assert!((1..4).contains(&queue_of(&v, 4)));
     }
 
+    /// Ping, UDP (DNS, Kerberos) and TCP to the directory services take queue 0.
     #[test]
-    fn ipv6_and_udp_flows_are_hashed_too() {
-        let b = PacketBuilder::ipv6([0xfd; 16], [0xfe; 16], 64).udp(53, 5353);
-        let mut spread = std::collections::HashSet::new();
-        for last in 0..64u8 {
-            let mut src = [0xfd; 16];
-            src[15] = last;
-            let b2 = PacketBuilder::ipv6(src, [0xfe; 16], 64).udp(53, 5353);
-            let mut v = Vec::new();
-            b2.write(&mut v, b"q").expect("build");
-            spread.insert(queue_of(&v, 3));
-        }
-        assert_eq!(spread.len(), 3);
+    fn sparse_traffic_takes_the_latency_queue() {
         let mut v = Vec::new();
-        b.write(&mut v, b"q").expect("build");
-        assert_eq!(queue_of(&v, 3), queue_of(&v, 3));
+        PacketBuilder::ipv4([10, 1, 0, 4], [10, 0, 1, 5], 64)
+            .icmpv4_echo_reply(1, 2)
+            .write(&mut v, b"ping")
+            .expect("build");
+        assert_eq!(queue_of(&v, 4), 0);
+        let mut v = Vec::new();
+        PacketBuilder::ipv6([0xfd; 16], [0xfe; 16], 64)
+            .udp(53, 5353)
+            .write(&mut v, b"q")
+            .expect("build");
+        assert_eq!(queue_of(&v, 4), 0);
+        for port in DIRECTORY_PORTS {
+            let p = tcp4([10, 1, 0, 4], [10, 0, 1, 5], port, 51000, b"");
+            assert_eq!(queue_of(&p, 4), 0, "TCP from port {port}");
+            let p = tcp4([10, 0, 1, 5], [10, 1, 0, 4], 51000, port, b"");
+            assert_eq!(queue_of(&p, 4), 0, "TCP to port {port}");
+        }
     }
 }
