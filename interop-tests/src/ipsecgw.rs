@@ -9,14 +9,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The ipsecgw binary: `$IPSECGW_BIN`, else the release build, else the debug build.
+/// The ipsecgw binary: `$IPSECGW_BIN`, else the release build, else the debug build (in
+/// `$CARGO_TARGET_DIR` when set, else the workspace's `target/`).
 pub fn ipsecgw_bin() -> Result<PathBuf> {
     if let Ok(p) = std::env::var("IPSECGW_BIN") {
         return Ok(PathBuf::from(p));
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    };
     for profile in ["release", "debug"] {
-        let p = root.join("target").join(profile).join("ipsecgw");
+        let p = target.join(profile).join("ipsecgw");
         if p.exists() {
             return Ok(p);
         }
