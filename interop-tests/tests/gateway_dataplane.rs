@@ -57,11 +57,8 @@ fn start_with(label: &str, daemon: &str) -> Running {
     let mut opts = GatewayOpts::azure_default(&lab);
     opts.control_socket = dir.join("control.sock");
     opts.mtu = TUNNEL_MTU;
-    let toml = ipsecgw_toml(&lab, &opts).replacen(
-        "[daemon]\n",
-        &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{METRICS_PORT}\"\n{daemon}"),
-        1,
-    );
+    opts.extra_daemon = format!("metrics_listen = \"127.0.0.1:{METRICS_PORT}\"\n{daemon}");
+    let toml = ipsecgw_toml(&lab, &opts);
     let mut gw = must(Ipsecgw::start_with_config(
         &lab.gw,
         &dir,

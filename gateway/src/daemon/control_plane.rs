@@ -34,6 +34,14 @@ pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
 const RETRY_MIN: Duration = Duration::from_secs(2);
 const RETRY_MAX: Duration = Duration::from_secs(60);
 
+/// The sockets for local address `ip`: those bound to it, else the wildcard ones.
+pub fn sockets_for(sockets: &[LocalSockets], ip: IpAddr) -> Option<&LocalSockets> {
+    sockets
+        .iter()
+        .find(|s| s.ip == ip)
+        .or_else(|| sockets.iter().find(|s| s.ip.is_unspecified()))
+}
+
 /// The sockets bound on one local address.
 pub struct LocalSockets {
     pub ip: IpAddr,
@@ -219,10 +227,7 @@ impl ControlPlane {
     }
 
     fn sockets_for(&self, ip: IpAddr) -> Option<&LocalSockets> {
-        self.sockets
-            .iter()
-            .find(|s| s.ip == ip)
-            .or_else(|| self.sockets.iter().find(|s| s.ip.is_unspecified()))
+        sockets_for(&self.sockets, ip)
     }
 
     /// Initiate every tunnel whose start action says so.

@@ -7,7 +7,7 @@
 //! not survive. Here such a message waits and is tried again every [`RETRY`], in order with
 //! any later ones, for at most [`GIVE_UP`]; only then is it dropped (and counted).
 
-use super::control_plane::LocalSockets;
+use super::control_plane::{sockets_for, LocalSockets};
 use super::peer_config::NAT_T_PORT;
 use std::collections::VecDeque;
 use std::io;
@@ -57,10 +57,7 @@ fn try_send(
     remote: SocketAddr,
     bytes: &[u8],
 ) -> io::Result<()> {
-    let s = sockets
-        .iter()
-        .find(|s| s.ip == local.ip())
-        .or_else(|| sockets.iter().find(|s| s.ip.is_unspecified()))
+    let s = sockets_for(sockets, local.ip())
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no socket for this address"))?;
     if local.port() == NAT_T_PORT {
         s.nat_t.try_send_to(remote, bytes)
