@@ -5,7 +5,7 @@
 //! Series (label `tunnel` = connection name):
 //! `ipsecgw_tunnel_up`, `ipsecgw_bytes_total{direction}`, `ipsecgw_packets_total{direction}`,
 //! `ipsecgw_drops_total{reason}`, `ipsecgw_rekeys_total{kind=ike|child}`,
-//! `ipsecgw_dpd_failures_total`, plus `ipsecgw_uptime_seconds`.
+//! `ipsecgw_dpd_failures_total`, `ipsecgw_ike_retransmits_total`, plus `ipsecgw_uptime_seconds`.
 
 use crate::control::protocol::StatusSnapshot;
 use futures::future::BoxFuture;
@@ -55,6 +55,7 @@ pub struct Metrics {
     drops: Family<ReasonLabels, Counter>,
     rekeys: Family<KindLabels, Counter>,
     dpd_failures: Family<TunnelLabels, Counter>,
+    ike_retransmits: Family<TunnelLabels, Counter>,
     /// (tunnel, drop reason) pairs last exported, to drop series that went away.
     seen: Mutex<BTreeSet<(String, String)>>,
 }
@@ -76,6 +77,7 @@ impl Metrics {
             drops: Family::default(),
             rekeys: Family::default(),
             dpd_failures: Family::default(),
+            ike_retransmits: Family::default(),
             seen: Mutex::new(BTreeSet::new()),
             registry: Registry::default(),
         };
@@ -102,6 +104,11 @@ impl Metrics {
             "Times dead peer detection declared the peer dead",
             m.dpd_failures.clone(),
         );
+        registry.register(
+            "ike_retransmits",
+            "IKE requests sent again because no response came in time",
+            m.ike_retransmits.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -124,6 +131,7 @@ impl Metrics {
             self.drops.clear();
             self.rekeys.clear();
             self.dpd_failures.clear();
+            self.ike_retransmits.clear();
         }
         *seen = now;
         self.uptime
@@ -181,6 +189,12 @@ impl Metrics {
                     .dpd_failures
                     .get_or_create(&TunnelLabels { tunnel: tunnel() }),
                 t.dpd_failures,
+            );
+            set(
+                &self
+                    .ike_retransmits
+                    .get_or_create(&TunnelLabels { tunnel: tunnel() }),
+                t.ike_retransmits,
             );
         }
     }

@@ -97,11 +97,11 @@ fn tunnel(out: &mut String, t: &TunnelStatus) {
         let list: Vec<String> = t.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "  drops: {}", list.join(", "));
     }
-    if t.ike_rekeys + t.child_rekeys + t.dpd_failures > 0 {
+    if t.ike_rekeys + t.child_rekeys + t.dpd_failures + t.ike_retransmits > 0 {
         let _ = writeln!(
             out,
-            "  rekeys: ike {}, child {}; dpd failures: {}",
-            t.ike_rekeys, t.child_rekeys, t.dpd_failures
+            "  rekeys: ike {}, child {}; dpd failures: {}; IKE retransmits: {}",
+            t.ike_rekeys, t.child_rekeys, t.dpd_failures, t.ike_retransmits
         );
     }
     if let Some(e) = &t.last_error {

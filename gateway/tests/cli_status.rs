@@ -54,6 +54,7 @@ pub fn sample() -> StatusSnapshot {
                 ike_rekeys: 2,
                 child_rekeys: 5,
                 dpd_failures: 0,
+                ike_retransmits: 3,
                 last_error: None,
                 peer_proposals: None,
             },
@@ -87,11 +88,11 @@ azure: ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
     local  172.31.0.0/16
     remote 10.1.0.0/16 10.2.0.0/16
   drops: auth_failed 1, replay 3
-  rekeys: ike 2, child 5; dpd failures: 0
+  rekeys: ike 2, child 5; dpd failures: 0; IKE retransmits: 3
 azure-b: CONNECTING
   local  '198.51.100.10' @ 172.31.5.10:500
   remote '203.0.113.21' @ 203.0.113.21:500
-  rekeys: ike 0, child 0; dpd failures: 1
+  rekeys: ike 0, child 0; dpd failures: 1; IKE retransmits: 0
   last error: NO_PROPOSAL_CHOSEN from peer
   peer proposed: aes256gcm16-prfsha384-ecp384
 ";

@@ -183,6 +183,15 @@ pub enum Event {
         inbound_spi: u32,
         outbound_spi: u32,
     },
+    /// Our outstanding request went unanswered and was sent again (RFC 7296 2.1):
+    /// `retransmit` counts from 1. Losses on the path show up here before DPD gives up.
+    Retransmitted {
+        peer: PeerId,
+        message_id: u32,
+        /// What the request is, e.g. `INFORMATIONAL (DELETE CHILD_SA)`.
+        request: &'static str,
+        retransmit: u32,
+    },
     /// The IKE SA was rekeyed in place (RFC 7296 2.18): its CHILD_SAs now belong to the new
     /// one and are untouched in the data plane; only the IKE SPIs (and suite) change.
     IkeSaRekeyed {

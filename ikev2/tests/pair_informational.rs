@@ -125,7 +125,16 @@ fn liveness_check_is_answered_and_a_dead_peer_is_detected() {
     let now = p.now;
     assert!(p.a.ep.check_liveness(now, p.a.peer));
     p.drive();
-    match &p.a.events[na..] {
+    let (retransmits, rest) = p.a.events[na..].split_at(p.a.events.len() - na - 2);
+    assert_eq!(retransmits.len(), 5, "{retransmits:?}");
+    assert!(retransmits.iter().all(|(_, e)| matches!(
+        e,
+        Event::Retransmitted {
+            request: "INFORMATIONAL",
+            ..
+        }
+    )));
+    match rest {
         [(_, Event::ChildSaDeleted { .. }), (
             at,
             Event::IkeSaDeleted {

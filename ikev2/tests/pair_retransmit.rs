@@ -47,7 +47,26 @@ fn gives_up_after_the_backoff_schedule_when_the_peer_is_gone() {
     }
     // Every retransmission is the same datagram.
     assert!(p.a.sent.windows(2).all(|w| w[0].1 == w[1].1));
-    match &p.a.events[..] {
+    // Each retransmission is reported (numbered from 1, at its send time), then the failure.
+    let (retransmits, rest) = p.a.events.split_at(p.a.events.len().saturating_sub(1));
+    let reported: Vec<(u32, u32, &str, f64)> = retransmits
+        .iter()
+        .map(|(at, e)| match e {
+            Event::Retransmitted {
+                message_id,
+                request,
+                retransmit,
+                ..
+            } => (*retransmit, *message_id, *request, secs(*at)),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(reported.len(), 5, "{reported:?}");
+    for (i, (n, id, request, at)) in reported.iter().enumerate() {
+        assert_eq!((*n, *id, *request), (i as u32 + 1, 0, "IKE_SA_INIT"));
+        assert!((at - expected_sends[i + 1]).abs() < 1e-3, "{reported:?}");
+    }
+    match rest {
         [(
             at,
             Event::Failed {
@@ -78,7 +97,13 @@ fn custom_schedule_is_followed() {
     let sends: Vec<f64> = p.a.sent.iter().map(|(at, _)| secs(*at)).collect();
     assert_eq!(sends, vec![0.0, 1.0, 3.0]);
     assert!(
-        matches!(p.a.events[..], [(at, Event::Failed { error: FailureReason::Timeout { tries: 2 }, .. })] if secs(at) == 7.0)
+        matches!(p.a.events[..], [
+            (_, Event::Retransmitted { retransmit: 1, .. }),
+            (_, Event::Retransmitted { retransmit: 2, .. }),
+            (at, Event::Failed { error: FailureReason::Timeout { tries: 2 }, .. }),
+        ] if secs(at) == 7.0),
+        "{:?}",
+        p.a.events
     );
 }
 

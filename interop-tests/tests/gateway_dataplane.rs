@@ -240,6 +240,7 @@ fn metrics_scraped_from_the_running_daemon() {
     }
     assert!(body.contains("ipsecgw_rekeys_total"), "{body}");
     assert!(body.contains("ipsecgw_dpd_failures_total"), "{body}");
+    assert!(body.contains("ipsecgw_ike_retransmits_total"), "{body}");
     assert!(!body.contains(interop_tests::scenario::LAB_PSK));
 }
 

@@ -37,8 +37,15 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const RUNS: u64 = 3;
 /// Retransmissions (ours and strongSwan's) need time when 10% of datagrams vanish.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
-/// One rekey, including retransmissions and the DELETE of the old SA.
-const REKEY_TIMEOUT: Duration = Duration::from_secs(60);
+/// One rekey, including retransmissions and the DELETE of the old SA: room for an exchange
+/// that needs its fifth send (at 47.5 s, see [`GW_DPD_TIMEOUT`]).
+const REKEY_TIMEOUT: Duration = Duration::from_secs(100);
+/// How long ipsecgw retransmits a request on the established IKE SA before declaring the peer
+/// dead. Azure's default (45 s) leaves room for 4 sends (0, 4, 11.2, 24.2 s); with 10% loss
+/// each way a round trip fails 19% of the time, so all 4 fail for 1 exchange in 770, and a
+/// run of this test has ~30 exchanges (a CI run failed so: a DELETE unanswered for 45 s).
+/// 150 s allows 6 sends (1 in 400 000). Production links do not lose 10% of datagrams.
+const GW_DPD_TIMEOUT: &str = "150s";
 /// ipsecgw's own lifetimes (rekey after `rekey_time` minus up to `rand_time`). Long enough that
 /// strongSwan's forced rekeys (steps 1 and 2) are done before ours start.
 const GW_CHILD_REKEY: Duration = Duration::from_secs(16);
@@ -224,7 +231,9 @@ fn tunnel_comes_up_and_rekeys_over_lossy_reordering_underlay() {
         // an IKE rekey in flight (RFC 7296 2.8: no new exchanges on an IKE SA being rekeyed)
         // would let the CHILD SA expire.
         opts.rekey_time = Some(GW_IKE_REKEY);
-        opts.extra_conn = "rand_time = \"2s\"\nover_time = \"60s\"\n".into();
+        opts.extra_conn = format!(
+            "rand_time = \"2s\"\nover_time = \"60s\"\ndpd_timeout = \"{GW_DPD_TIMEOUT}\"\n"
+        );
         opts.child_rekey_time = Some(GW_CHILD_REKEY);
         opts.extra_child = "rand_time = \"2s\"\nlife_time = \"80s\"\n".into();
         let t0 = Instant::now();
@@ -342,13 +351,17 @@ fn tunnel_comes_up_and_rekeys_over_lossy_reordering_underlay() {
         );
         assert!(gw.child.is_running(), "run {run}: ipsecgw died");
 
+        let retransmits = gw
+            .status_json()
+            .ok()
+            .and_then(|st| st.pointer("/tunnels/0/ike_retransmits")?.as_u64());
         let counters = underlay.stop();
         let line = format!(
             "run {run}: established after {took:.2?}, ping {}/{}; rekeys: strongSwan CHILD {d1:.1?} \
              ({}/{STEP_PINGS} after), strongSwan IKE {d2:.1?} ({}/{STEP_PINGS}), ipsecgw CHILD \
              {d3:.1?} after the previous ({}/{STEP_PINGS}), ipsecgw IKE {d4:.1?} \
              ({}/{STEP_PINGS}); ping through the rekeys {}/{} over {window:.1?}; ipsecgw counts \
-             {} CHILD / {} IKE rekeys; relay {}",
+             {} CHILD / {} IKE rekeys and {} IKE retransmissions; relay {}",
             p.received,
             p.sent,
             p1.received,
@@ -359,6 +372,7 @@ fn tunnel_comes_up_and_rekeys_over_lossy_reordering_underlay() {
             during.sent,
             s4.child_rekeys,
             s4.ike_rekeys,
+            retransmits.map_or("?".into(), |n| n.to_string()),
             counters.map(|c| c.to_string()).unwrap_or_default()
         );
         eprintln!("{line}");

@@ -109,6 +109,9 @@ pub struct TunnelStatus {
     pub ike_rekeys: u64,
     pub child_rekeys: u64,
     pub dpd_failures: u64,
+    /// IKE requests sent again for want of a response (RFC 7296 2.1).
+    #[serde(default)]
+    pub ike_retransmits: u64,
     pub last_error: Option<String>,
     /// What the peer offered when negotiation failed (NO_PROPOSAL_CHOSEN), strongSwan names.
     pub peer_proposals: Option<String>,

@@ -76,6 +76,8 @@ pub struct Tunnel {
     pub ike: Option<IkeInfo>,
     pub ike_rekeys: u64,
     pub dpd_failures: u64,
+    /// IKE requests we had to send again (RFC 7296 2.1): loss on the path to the peer.
+    pub ike_retransmits: u64,
     /// Inbound packets seen at the last liveness note (DPD: traffic is proof of life).
     pub last_inbound_packets: u64,
     pub last_error: Option<String>,
@@ -602,6 +604,24 @@ impl ControlPlane {
                 if !shutting_down && t.wants_up() {
                     t.retry_at = Some(now + t.retry_delay);
                 }
+            }
+            Event::Retransmitted {
+                peer,
+                message_id,
+                request,
+                retransmit,
+            } => {
+                let Some(t) = self.tunnel_of(peer) else {
+                    return;
+                };
+                t.ike_retransmits += 1;
+                // strongSwan logs the same at its default level: loss towards the peer is
+                // worth knowing before DPD gives up on it.
+                tracing::info!(
+                    tunnel = %t.conn.name,
+                    message_id,
+                    "retransmit {retransmit} of {request} request"
+                );
             }
             Event::Failed { peer, error } => {
                 let shutting_down = self.shutting_down;

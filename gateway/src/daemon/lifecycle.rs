@@ -163,6 +163,7 @@ impl ControlPlane {
             ike: None,
             ike_rekeys: 0,
             dpd_failures: 0,
+            ike_retransmits: 0,
             last_inbound_packets: 0,
             last_error: None,
             peer_proposals: None,

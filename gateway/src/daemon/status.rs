@@ -158,6 +158,7 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                 ike_rekeys: t.ike_rekeys,
                 child_rekeys: t.sas.child_rekeys,
                 dpd_failures: t.dpd_failures,
+                ike_retransmits: t.ike_retransmits,
                 last_error: t.last_error.clone(),
                 peer_proposals: t.peer_proposals.clone(),
             }

@@ -516,7 +516,14 @@ impl IkeSa {
         }
         match out.on_timeout(now, &cfg) {
             OnTimeout::Resend(t) => {
+                let event = Event::Retransmitted {
+                    peer: self.peer,
+                    message_id: out.message_id,
+                    request: out.kind.describe(),
+                    retransmit: out.retransmits,
+                };
                 ctx.transmits.push_back(t);
+                ctx.emit(event);
                 Next::Keep
             }
             OnTimeout::GiveUp { tries } => {

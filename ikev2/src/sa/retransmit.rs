@@ -24,6 +24,21 @@ pub(crate) enum RequestKind {
     RekeyIke(Box<super::rekey_ike::IkeRekeyRequest>),
 }
 
+impl RequestKind {
+    /// The exchange (and what it is for), for logs.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            RequestKind::IkeSaInit => "IKE_SA_INIT",
+            RequestKind::IkeAuth => "IKE_AUTH",
+            RequestKind::DeleteIke => "INFORMATIONAL (DELETE IKE_SA)",
+            RequestKind::DeleteChild(_) => "INFORMATIONAL (DELETE CHILD_SA)",
+            RequestKind::Informational => "INFORMATIONAL",
+            RequestKind::CreateChild(_) => "CREATE_CHILD_SA",
+            RequestKind::RekeyIke(_) => "CREATE_CHILD_SA (rekey IKE_SA)",
+        }
+    }
+}
+
 /// The one request we have in flight on an IKE SA (window size 1, RFC 7296 2.3).
 pub(crate) struct Outstanding {
     pub kind: RequestKind,
