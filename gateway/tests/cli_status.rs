@@ -55,6 +55,7 @@ pub fn sample() -> StatusSnapshot {
                 child_rekeys: 5,
                 dpd_failures: 0,
                 ike_retransmits: 3,
+                answers_sent_inline: 0,
                 last_error: None,
                 peer_proposals: None,
             },

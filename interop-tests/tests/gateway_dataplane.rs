@@ -363,4 +363,37 @@ fn outbound_workers_share_a_tunnel_over_tun_queues() {
         latency * 4 < bulk,
         "the latency queue's worker carried TCP: {used:?} (ticks)"
     );
+
+    // Pings from the Azure side: the inbound worker writes each echo request to the latency
+    // queue, the VPC host answers within that write, and the worker sends the reply itself.
+    let inline = |gw: &Ipsecgw| {
+        gw.status_json()
+            .ok()
+            .and_then(|st| st.pointer("/tunnels/0/answers_sent_inline")?.as_u64())
+            .expect("answers_sent_inline in status")
+    };
+    let inline_before = inline(&r.gw);
+    let back = must(ping(
+        &r.lab.vnet,
+        VPC_HOST,
+        &PingOpts {
+            count: 50,
+            interval: Duration::from_millis(20),
+            ..PingOpts::default()
+        },
+    ));
+    let inline_sent = inline(&r.gw) - inline_before;
+    eprintln!(
+        "pings from the VNet host: {}/{} answered, {inline_sent} replies sent by the inbound worker",
+        back.received, back.sent
+    );
+    assert_eq!(
+        back.received, back.sent,
+        "pings from the VNet host: {back:?}"
+    );
+    assert!(
+        inline_sent > 0 && inline_sent <= u64::from(back.sent),
+        "{inline_sent} echo replies sent inline for {} requests",
+        back.sent
+    );
 }

@@ -112,6 +112,10 @@ pub struct TunnelStatus {
     /// IKE requests sent again for want of a response (RFC 7296 2.1).
     #[serde(default)]
     pub ike_retransmits: u64,
+    /// Latency-queue packets (e.g. echo replies) an inbound worker sent right after writing
+    /// the packet they answer, without waking the queue's outbound worker.
+    #[serde(default)]
+    pub answers_sent_inline: u64,
     pub last_error: Option<String>,
     /// What the peer offered when negotiation failed (NO_PROPOSAL_CHOSEN), strongSwan names.
     pub peer_proposals: Option<String>,

@@ -132,12 +132,17 @@ pub struct TunnelPath {
     /// selector pair; the fast path picks by the inner packet's addresses).
     pub outbound_children: ArcSwap<Vec<Arc<OutboundPath>>>,
     pub mtu: u16,
+    /// The address its ESP leaves from (the port-4500 socket of this address sends it).
+    pub local_ip: Option<IpAddr>,
     pub mss_v4: Option<u16>,
     pub mss_v6: Option<u16>,
     pub drops: GatewayDrops,
     /// Bytes/packets of SAs already deleted, so totals survive rekeys.
     pub retired_in: (AtomicU64, AtomicU64),
     pub retired_out: (AtomicU64, AtomicU64),
+    /// Packets of the latency queue that an inbound worker encapsulated and sent right after
+    /// writing what they answer (`fast_path::pick_up_answers`).
+    pub answers_sent_inline: AtomicU64,
 }
 
 impl TunnelPath {
@@ -149,11 +154,13 @@ impl TunnelPath {
             outbound: ArcSwapOption::empty(),
             outbound_children: ArcSwap::from_pointee(Vec::new()),
             mtu,
+            local_ip: None,
             mss_v4: None,
             mss_v6: None,
             drops: GatewayDrops::default(),
             retired_in: (AtomicU64::new(0), AtomicU64::new(0)),
             retired_out: (AtomicU64::new(0), AtomicU64::new(0)),
+            answers_sent_inline: AtomicU64::new(0),
         }
     }
 }

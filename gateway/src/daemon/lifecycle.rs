@@ -99,6 +99,7 @@ impl ControlPlane {
         let id = self.next_tunnel_id;
         self.next_tunnel_id += 1;
         let mut path = TunnelPath::new(conn.name.clone(), id, conn.mtu);
+        path.local_ip = Some(local_ip);
         path.mss_v4 = conn.mss_ipv4();
         path.mss_v6 = conn.mss_ipv6();
         let path = Arc::new(path);

@@ -159,6 +159,7 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                 child_rekeys: t.sas.child_rekeys,
                 dpd_failures: t.dpd_failures,
                 ike_retransmits: t.ike_retransmits,
+                answers_sent_inline: t.path.answers_sent_inline.load(Ordering::Relaxed),
                 last_error: t.last_error.clone(),
                 peer_proposals: t.peer_proposals.clone(),
             }
