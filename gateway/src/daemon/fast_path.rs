@@ -72,24 +72,14 @@ pub fn spawn_outbound(
 }
 
 fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &Waker) {
-    let mut arena = TxArena::new();
-    let mut icmp = PacketBatch::new(8, 0, 0, 1500);
-    let mut scratch = [0u8; 1280];
+    let mut bufs = OutboundBufs::new();
     loop {
-        match arena.read(tun) {
-            Ok(Some(shape)) => {
-                encapsulate_read(tunnel, &shape, &mut arena, &mut icmp, &mut scratch, sock);
-                if icmp.len() == icmp.capacity() {
-                    flush_outbound(tunnel, tun, sock, &mut arena, &mut icmp);
-                }
-            }
-            Ok(None) => {
-                tunnel.drops.tun_malformed.fetch_add(1, Ordering::Relaxed);
-            }
+        match bufs.read_one(tunnel, tun, sock) {
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Never wait with packets in hand: send, then sleep.
-                if arena.pending() > 0 || !icmp.is_empty() {
-                    flush_outbound(tunnel, tun, sock, &mut arena, &mut icmp);
+                if bufs.has_pending() {
+                    bufs.flush(tunnel, tun, sock);
                     continue;
                 }
                 match tun.wait_readable(Some(waker), Some(IDLE_WAIT)) {
@@ -103,7 +93,7 @@ fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &
                 }
             }
             Err(e) => {
-                flush_outbound(tunnel, tun, sock, &mut arena, &mut icmp);
+                bufs.flush(tunnel, tun, sock);
                 tracing::warn!(tunnel = %tunnel.name, error = %e, "TUN read failed");
                 if waker.is_woken() {
                     return;
@@ -114,27 +104,75 @@ fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &
     }
 }
 
-fn flush_outbound(
-    tunnel: &TunnelPath,
-    tun: &Tun,
-    sock: &UdpBatchSocket,
-    arena: &mut TxArena,
-    icmp: &mut PacketBatch,
-) {
-    let failed = arena.flush(sock);
-    if failed > 0 {
-        tunnel
-            .drops
-            .send_failed
-            .fetch_add(failed, Ordering::Relaxed);
+/// What TUN -> ESP -> UDP needs, owned by one thread (an outbound worker, or an inbound
+/// worker for [`pick_up_answers`]): the ESP arena, ICMP too-big replies for the TUN and the
+/// scratch space they are built in.
+struct OutboundBufs {
+    arena: TxArena,
+    icmp: PacketBatch,
+    scratch: [u8; 1280],
+}
+
+impl OutboundBufs {
+    fn new() -> Self {
+        Self {
+            arena: TxArena::new(),
+            icmp: PacketBatch::new(8, 0, 0, 1500),
+            scratch: [0; 1280],
+        }
     }
-    if !icmp.is_empty() && tun.send_batch(icmp).is_err() {
-        tunnel
-            .drops
-            .tun_write_failed
-            .fetch_add(1, Ordering::Relaxed);
+
+    /// Reads one (possibly GSO) packet from `tun` and encapsulates it into the arena; sends
+    /// first if the ICMP batch is full. A read error (`WouldBlock` when the queue is empty) is
+    /// returned with nothing changed.
+    fn read_one(
+        &mut self,
+        tunnel: &TunnelPath,
+        tun: &Tun,
+        sock: &UdpBatchSocket,
+    ) -> io::Result<()> {
+        match self.arena.read(tun)? {
+            Some(shape) => {
+                encapsulate_read(
+                    tunnel,
+                    &shape,
+                    &mut self.arena,
+                    &mut self.icmp,
+                    &mut self.scratch,
+                    sock,
+                );
+                if self.icmp.len() == self.icmp.capacity() {
+                    self.flush(tunnel, tun, sock);
+                }
+            }
+            None => {
+                tunnel.drops.tun_malformed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
-    icmp.clear();
+
+    fn has_pending(&self) -> bool {
+        self.arena.pending() > 0 || !self.icmp.is_empty()
+    }
+
+    /// Sends the queued ESP packets and writes the ICMP replies to the TUN.
+    fn flush(&mut self, tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket) {
+        let failed = self.arena.flush(sock);
+        if failed > 0 {
+            tunnel
+                .drops
+                .send_failed
+                .fetch_add(failed, Ordering::Relaxed);
+        }
+        if !self.icmp.is_empty() && tun.send_batch(&mut self.icmp).is_err() {
+            tunnel
+                .drops
+                .tun_write_failed
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.icmp.clear();
+    }
 }
 
 /// Places the packets of one TUN read in the arena, each where its ESP packet will be sent
@@ -419,7 +457,7 @@ fn flush_tuns(ctx: &InboundCtx, out: &mut Vec<(OutKey, TunOut)>, pickup: &mut Pi
 /// first use).
 #[derive(Default)]
 struct Pickup {
-    tx: Option<Box<(TxArena, PacketBatch, [u8; 1280])>>,
+    bufs: Option<Box<OutboundBufs>>,
 }
 
 /// After writing to a tunnel's latency queue (queue 0 of several: pings, DNS, Kerberos,
@@ -434,28 +472,21 @@ fn pick_up_answers(ctx: &InboundCtx, tp: &TunnelPath, tun: &Tun, pickup: &mut Pi
     if tp.local_ip != Some(ctx.sock.local_addr().ip()) {
         return;
     }
-    let tx = pickup.tx.get_or_insert_with(|| {
-        Box::new((TxArena::new(), PacketBatch::new(8, 0, 0, 1500), [0; 1280]))
-    });
-    let (arena, icmp, scratch) = &mut **tx;
+    let bufs = pickup
+        .bufs
+        .get_or_insert_with(|| Box::new(OutboundBufs::new()));
+    let sent_before = bufs.arena.datagrams;
     for _ in 0..PICKUP_READS {
-        match arena.read(tun) {
-            Ok(Some(shape)) => encapsulate_read(tp, &shape, arena, icmp, scratch, &ctx.sock),
-            Ok(None) => {
-                tp.drops.tun_malformed.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => break,
-        }
-        if icmp.len() == icmp.capacity() {
+        if bufs.read_one(tp, tun, &ctx.sock).is_err() {
             break;
         }
     }
-    if arena.pending() > 0 {
-        tp.answers_sent_inline
-            .fetch_add(arena.pending() as u64, Ordering::Relaxed);
+    if bufs.has_pending() {
+        bufs.flush(tp, tun, &ctx.sock);
     }
-    if arena.pending() > 0 || !icmp.is_empty() {
-        flush_outbound(tp, tun, &ctx.sock, arena, icmp);
+    let sent = bufs.arena.datagrams - sent_before;
+    if sent > 0 {
+        tp.answers_sent_inline.fetch_add(sent, Ordering::Relaxed);
     }
 }
 
