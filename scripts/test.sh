@@ -8,7 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-stamp() { echo "== [$(( $(date +%s) - start ))s] $*"; }
+# Each step's line carries the free disk space: a CI run once failed with "No space left on
+# device" while compiling the tests.
+stamp() { echo "== [$(( $(date +%s) - start ))s] $* (disk free: $(df -h --output=avail . | tail -1 | tr -d ' '))"; }
 root=0
 if [ "$(id -u)" -eq 0 ]; then
   root=1
@@ -17,6 +19,8 @@ else
   echo "test.sh: NOT ROOT: dependencies not installed, interop tests will be skipped" >&2
 fi
 . scripts/cargo-env.sh
+# A clean checkout gains nothing from incremental state (1.4 GiB of it in target/debug).
+export CARGO_INCREMENTAL=0
 stamp "cargo fmt --check"
 cargo fmt --all -- --check
 stamp "cargo clippy"

@@ -35,7 +35,9 @@ fn open_tun(offload: bool, multi_queue: bool) -> Tun {
     tun
 }
 
-/// UDP payloads (to `REMOTE:port`) read from the TUN until `want` arrived or 3 s passed.
+/// UDP payloads (to `REMOTE:port`) read from the TUN until `want` arrived or 3 s passed, and
+/// how many of them each read returned. Reads holding none of them (the kernel's own IPv6
+/// router solicitations and MLD reports on a fresh interface) are not counted.
 fn read_udp_from_tun(tun: &Tun, port: u16, want: usize) -> (Vec<Vec<u8>>, Vec<usize>) {
     let mut batch = PacketBatch::for_tun(128);
     let mut got = Vec::new();
@@ -43,8 +45,8 @@ fn read_udp_from_tun(tun: &Tun, port: u16, want: usize) -> (Vec<Vec<u8>>, Vec<us
     let deadline = Instant::now() + Duration::from_secs(3);
     while got.len() < want && Instant::now() < deadline {
         match tun.recv_batch(&mut batch) {
-            Ok(n) => {
-                per_read.push(n);
+            Ok(_) => {
+                let before = got.len();
                 for p in batch.iter() {
                     assert_eq!(p.offset(), batch.headroom());
                     let Ok(s) = SlicedPacket::from_ip(p.packet()) else {
@@ -58,6 +60,9 @@ fn read_udp_from_tun(tun: &Tun, port: u16, want: usize) -> (Vec<Vec<u8>>, Vec<us
                     if ip.header().destination_addr() == REMOTE && udp.destination_port() == port {
                         got.push(udp.payload().to_vec());
                     }
+                }
+                if got.len() > before {
+                    per_read.push(got.len() - before);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
