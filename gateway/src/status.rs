@@ -35,6 +35,13 @@ pub fn render_text(s: &StatusSnapshot) -> String {
         human(d.uptime_secs),
         d.fast_path
     );
+    if d.reply_spin_us > 0 {
+        let _ = writeln!(
+            out,
+            "answers awaited awake for {} us: {} inbound worker wake-ups ahead of an answer, {} answers caught awake",
+            d.reply_spin_us, d.reply_nudges, d.replies_caught_awake
+        );
+    }
     if s.tunnels.is_empty() {
         out.push_str("no connections configured\n");
     }

@@ -24,6 +24,7 @@ fn handler() -> Handler {
                         version: "9.9.9".into(),
                         uptime_secs: 61,
                         fast_path: "batched, no offload".into(),
+                        ..Default::default()
                     },
                     tunnels: vec![TunnelStatus {
                         name: "azure".into(),

@@ -12,6 +12,7 @@ fn snapshot(bytes_in: u64) -> StatusSnapshot {
             version: "0.1.0".into(),
             uptime_secs: 42,
             fast_path: "batched, no offload".into(),
+            ..Default::default()
         },
         tunnels: vec![
             TunnelStatus {

@@ -9,6 +9,7 @@ pub fn sample() -> StatusSnapshot {
             version: "0.1.0".into(),
             uptime_secs: 7380,
             fast_path: "tun offload + udp gso/gro".into(),
+            ..Default::default()
         },
         tunnels: vec![
             TunnelStatus {
@@ -101,6 +102,26 @@ azure-b: CONNECTING
 #[test]
 fn text_rendering_matches_golden() {
     assert_eq!(render_text(&sample()), GOLDEN);
+}
+
+#[test]
+fn reply_spin_counters_are_shown_when_it_is_on() {
+    let mut s = sample();
+    s.daemon.reply_spin_us = 250;
+    s.daemon.reply_nudges = 3;
+    s.daemon.replies_caught_awake = 2;
+    let text = render_text(&s);
+    assert!(
+        text.lines().nth(1)
+            == Some(
+                "answers awaited awake for 250 us: 3 inbound worker wake-ups ahead of an answer, \
+                 2 answers caught awake"
+            ),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&render_json(&s)).unwrap();
+    assert_eq!(json["daemon"]["reply_spin_us"], 250);
+    assert_eq!(json["daemon"]["replies_caught_awake"], 2);
 }
 
 #[test]

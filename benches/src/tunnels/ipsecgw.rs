@@ -110,13 +110,22 @@ fn responder_toml(lab: &AzureLab, socket: &Path) -> String {
     )
 }
 
-/// `[daemon]` lines for both ipsecgw instances: `tun_queues = N` when `BENCH_TUN_QUEUES` is
-/// set (to compare queue counts; unset, the daemon's default for this machine).
+/// `[daemon]` lines for both ipsecgw instances, to compare settings (unset, the daemon's
+/// defaults for this machine): `tun_queues = N` from `BENCH_TUN_QUEUES`, `reply_spin = "D"`
+/// from `BENCH_REPLY_SPIN`.
 fn daemon_extra() -> String {
-    match std::env::var("BENCH_TUN_QUEUES") {
-        Ok(n) if !n.is_empty() => format!("tun_queues = {n}\n"),
-        _ => String::new(),
+    let mut extra = String::new();
+    if let Ok(n) = std::env::var("BENCH_TUN_QUEUES") {
+        if !n.is_empty() {
+            extra.push_str(&format!("tun_queues = {n}\n"));
+        }
     }
+    if let Ok(d) = std::env::var("BENCH_REPLY_SPIN") {
+        if !d.is_empty() {
+            extra.push_str(&format!("reply_spin = \"{d}\"\n"));
+        }
+    }
+    extra
 }
 
 fn start_gw(lab: &AzureLab) -> Result<Ipsecgw> {

@@ -1,4 +1,5 @@
-//! swanctl-style durations: `30s`, `10m`, `4h`, `1d`, `500ms`, or plain seconds (`3600`, `4.5`).
+//! swanctl-style durations: `30s`, `10m`, `4h`, `1d`, `500ms`, `250us`, or plain seconds
+//! (`3600`, `4.5`).
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let unit_secs = match unit.trim() {
         "" | "s" => 1.0,
         "ms" => 0.001,
+        "us" => 0.000_001,
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86400.0,
@@ -35,6 +37,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 
 /// Renders a duration the way it is configured: `4h`, `10m`, `45s`, `1d`, `1.5s`.
 pub fn format(d: Duration) -> String {
+    let us = d.as_micros();
+    if us % 1000 != 0 && us < 1_000_000 {
+        return format!("{us}us");
+    }
     let ms = d.as_millis();
     if ms % 1000 != 0 {
         if ms < 1000 {
@@ -76,7 +82,9 @@ mod tests {
 
     #[test]
     fn formats_round_trip() {
-        for s in ["30s", "10m", "4h", "1d", "90s", "500ms", "1.5s", "0s"] {
+        for s in [
+            "30s", "10m", "4h", "1d", "90s", "500ms", "1.5s", "0s", "250us", "1500us",
+        ] {
             assert_eq!(format(parse(s).unwrap()), s);
         }
     }

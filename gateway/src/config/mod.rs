@@ -61,7 +61,16 @@ pub struct DaemonConfig {
     /// Queues of each tunnel's multi-queue TUN device, one outbound worker each
     /// (`tun_queues`); `None` = [`DaemonConfig::default_tun_queues`] of this machine.
     pub tun_queues: Option<usize>,
+    /// How long an inbound worker stays awake for the answer to a request that just left on
+    /// a latency queue (`reply_spin`; zero = always sleep). See `io::reply_watch`.
+    pub reply_spin: Duration,
 }
+
+/// The default `reply_spin`: a round trip through both gateways on one machine takes
+/// 0.1-0.3 ms; a real cross-cloud round trip is longer, and the worker then sleeps as before.
+pub const DEFAULT_REPLY_SPIN: Duration = Duration::from_micros(250);
+/// The longest `reply_spin`: beyond this a chatty tunnel keeps a vCPU busy for little gain.
+pub const MAX_REPLY_SPIN: Duration = Duration::from_millis(5);
 
 /// Most TUN queues (outbound workers) per tunnel.
 pub const MAX_TUN_QUEUES: usize = 16;

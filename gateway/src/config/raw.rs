@@ -24,6 +24,7 @@ pub(crate) struct RawDaemon {
     pub aqm_target: Option<RawDuration>,
     pub aqm_interval: Option<RawDuration>,
     pub tun_queues: Option<i64>,
+    pub reply_spin: Option<RawDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -326,7 +327,8 @@ mod tests {
                 "log_level",
                 "aqm_target",
                 "aqm_interval",
-                "tun_queues"
+                "tun_queues",
+                "reply_spin"
             ]
         );
     }

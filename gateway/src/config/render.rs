@@ -55,6 +55,7 @@ impl Config {
         if let Some(n) = self.daemon.tun_queues {
             daemon.insert("tun_queues".into(), Value::Integer(n as i64));
         }
+        daemon.insert("reply_spin".into(), d(self.daemon.reply_spin));
         root.insert("daemon".into(), Value::Table(daemon));
         let mut conns = Table::new();
         for c in &self.connections {

@@ -5,7 +5,7 @@ use super::raw::{self, RawChild, RawConnection, RawDaemon, RawDuration, RawMss, 
 use super::{
     duration, profile, secret, Child, ChildLifetime, Config, Connection, DaemonConfig, DpdAction,
     Identity, Lifetime, Mode, MssClamp, Prefix, Psk, Retransmit, StartAction,
-    DEFAULT_CONTROL_SOCKET, MAX_TUN_QUEUES,
+    DEFAULT_CONTROL_SOCKET, DEFAULT_REPLY_SPIN, MAX_REPLY_SPIN, MAX_TUN_QUEUES,
 };
 use crate::dataplane::codel::CodelParams;
 use std::collections::BTreeMap;
@@ -156,12 +156,24 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
             None
         }
     };
+    let reply_spin = c.duration("reply_spin", raw.reply_spin, DEFAULT_REPLY_SPIN);
+    if reply_spin > MAX_REPLY_SPIN {
+        c.err(
+            "reply_spin",
+            format!(
+                "{} is too long: use at most {} (about one round trip through the tunnel),                  or 0s to let the inbound worker always sleep",
+                duration::format(reply_spin),
+                duration::format(MAX_REPLY_SPIN)
+            ),
+        );
+    }
     DaemonConfig {
         control_socket,
         metrics_listen,
         log_level,
         aqm,
         tun_queues,
+        reply_spin: reply_spin.min(MAX_REPLY_SPIN),
     }
 }
 

@@ -41,6 +41,15 @@ pub struct DaemonInfo {
     pub uptime_secs: u64,
     /// e.g. "tun offload + udp gso/gro" or "batched, no offload".
     pub fast_path: String,
+    /// `[daemon] reply_spin` in microseconds (0: inbound workers always sleep).
+    #[serde(default)]
+    pub reply_spin_us: u64,
+    /// Times a latency-queue send woke a sleeping inbound worker to wait for the answer.
+    #[serde(default)]
+    pub reply_nudges: u64,
+    /// Waits that ended with a datagram arriving while the inbound worker stayed awake.
+    #[serde(default)]
+    pub replies_caught_awake: u64,
 }
 
 /// The state of one connection.

@@ -47,6 +47,8 @@ pub struct LocalSockets {
     pub ip: IpAddr,
     pub ike: Arc<tokio::net::UdpSocket>,
     pub nat_t: Arc<UdpBatchSocket>,
+    /// Shared by the latency-queue senders on `nat_t` and its inbound worker.
+    pub reply: Arc<crate::io::ReplyWatch>,
 }
 
 pub struct IkeInfo {

@@ -17,10 +17,11 @@ use crate::io::recv_backlog::RecvBacklog;
 use crate::io::tun_gro::TcpCoalescer;
 use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
 use crate::io::udp::{RecvDatagram, GRO_BUFFER_BYTES};
-use crate::io::{PacketBatch, Tun, TxArena, UdpBatchSocket, Waker};
+use crate::io::{PacketBatch, ReplyWatch, Tun, TxArena, UdpBatchSocket, Waker};
 use esp::{NextHeader, Payload, Udp4500};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -57,6 +58,8 @@ const PRIORITY_LEN: usize = 256;
 /// TUN reads the inbound worker makes on a latency queue after writing to it (see
 /// [`pick_up_answers`]).
 const PICKUP_READS: usize = 8;
+/// Latency queues an idle inbound worker also sleeps on (see [`latency_queues`]).
+const MAX_WATCHED: usize = 6;
 
 /// Starts the outbound worker of TUN queue `queue` (thread `out<queue>-<tunnel>`).
 pub fn spawn_outbound(
@@ -64,14 +67,22 @@ pub fn spawn_outbound(
     tun: Arc<Tun>,
     queue: usize,
     sock: Arc<UdpBatchSocket>,
+    reply: Option<Arc<ReplyWatch>>,
     waker: Arc<Waker>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("out{queue}-{}", tunnel.name))
-        .spawn(move || outbound_loop(&tunnel, &tun, &sock, &waker))
+        .spawn(move || outbound_loop(&tunnel, &tun, &sock, reply.as_deref(), &waker))
 }
 
-fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &Waker) {
+/// `reply`: the inbound worker to tell that an answer is coming (latency queue only).
+fn outbound_loop(
+    tunnel: &TunnelPath,
+    tun: &Tun,
+    sock: &UdpBatchSocket,
+    reply: Option<&ReplyWatch>,
+    waker: &Waker,
+) {
     let mut bufs = OutboundBufs::new();
     loop {
         match bufs.read_one(tunnel, tun, sock) {
@@ -80,6 +91,9 @@ fn outbound_loop(tunnel: &TunnelPath, tun: &Tun, sock: &UdpBatchSocket, waker: &
                 // Never wait with packets in hand: send, then sleep.
                 if bufs.has_pending() {
                     bufs.flush(tunnel, tun, sock);
+                    if let Some(r) = reply {
+                        r.expect();
+                    }
                     continue;
                 }
                 match tun.wait_readable(Some(waker), Some(IDLE_WAIT)) {
@@ -281,6 +295,8 @@ fn encapsulate_read(
 /// Everything an inbound worker needs.
 pub struct InboundCtx {
     pub sock: Arc<UdpBatchSocket>,
+    /// Told by the latency queues' senders when an answer is on its way.
+    pub reply: Arc<ReplyWatch>,
     pub table: Arc<InboundTable>,
     /// By `InboundPath::tunnel`.
     pub tunnels: Arc<TunnelMap>,
@@ -309,6 +325,7 @@ fn inbound_loop(ctx: &InboundCtx) {
     let mut aqm = ctx.aqm.map(Aqm::new);
     let mut st = DecapState::new(ctx);
     let mut pickup = Pickup::default();
+    let mut watched: Vec<(Arc<TunnelPath>, Arc<Tun>)> = Vec::new();
     let mut last_trim = Instant::now();
     loop {
         // Read what the socket holds, as far as the backlog has room, handling the small
@@ -351,9 +368,28 @@ fn inbound_loop(ctx: &InboundCtx) {
             if !would_block {
                 continue;
             }
-            match ctx.sock.wait_readable(Some(&ctx.waker), Some(IDLE_WAIT)) {
+            latency_queues(ctx, &mut watched);
+            let mut also = [ctx.sock.as_fd(); MAX_WATCHED];
+            for (slot, (_, tun)) in also.iter_mut().zip(&watched) {
+                *slot = tun.as_fd();
+            }
+            let also = &also[..watched.len()];
+            match ctx
+                .reply
+                .wait(ctx.sock.as_fd(), also, &ctx.waker, IDLE_WAIT)
+            {
                 Ok(r) if r.woken => return,
-                Ok(_) => {}
+                Ok(r) => {
+                    for (k, (tp, tun)) in watched.iter().enumerate() {
+                        if r.is_ready(k + 1) {
+                            // A request on an idle tunnel: send it from here, and this
+                            // worker, already awake, waits for the answer.
+                            if pick_up_answers(ctx, tp, tun, &mut pickup) > 0 {
+                                ctx.reply.expect();
+                            }
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "UDP poll failed");
                     std::thread::sleep(Duration::from_millis(50));
@@ -467,10 +503,10 @@ struct Pickup {
 /// here it skips waking the queue's outbound worker, a cross-vCPU wake-up of 40-90 us in a
 /// VM. That worker still wakes, finds the queue empty, and sleeps again. Only the latency
 /// queue is read: a bulk TCP queue read by two threads would reorder its segments.
-fn pick_up_answers(ctx: &InboundCtx, tp: &TunnelPath, tun: &Tun, pickup: &mut Pickup) {
+fn pick_up_answers(ctx: &InboundCtx, tp: &TunnelPath, tun: &Tun, pickup: &mut Pickup) -> u64 {
     // The tunnel's ESP leaves from its own address's socket; this worker has one socket.
     if tp.local_ip != Some(ctx.sock.local_addr().ip()) {
-        return;
+        return 0;
     }
     let bufs = pickup
         .bufs
@@ -487,6 +523,24 @@ fn pick_up_answers(ctx: &InboundCtx, tp: &TunnelPath, tun: &Tun, pickup: &mut Pi
     let sent = bufs.arena.datagrams - sent_before;
     if sent > 0 {
         tp.answers_sent_inline.fetch_add(sent, Ordering::Relaxed);
+    }
+    sent
+}
+
+/// The latency queues (queue 0 of several) of the tunnels sending from this worker's socket,
+/// at most [`MAX_WATCHED`]: while traffic is sparse the worker sleeps on them too, sends a
+/// request itself ([`pick_up_answers`]) and stays awake for its answer, instead of the queue's
+/// outbound worker waking and then this one waking again for the answer.
+fn latency_queues(ctx: &InboundCtx, watched: &mut Vec<(Arc<TunnelPath>, Arc<Tun>)>) {
+    watched.clear();
+    let ip = Some(ctx.sock.local_addr().ip());
+    for (tp, tuns) in ctx.tunnels.load().values() {
+        if watched.len() == MAX_WATCHED {
+            break;
+        }
+        if tuns.len() > 1 && tp.local_ip == ip {
+            watched.push((tp.clone(), tuns[0].clone()));
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use super::peer_config::{self, IKE_PORT, NAT_T_PORT};
 use crate::config::{Config, Connection};
 use crate::control::protocol::Response;
 use crate::io::routes::IpPrefix;
-use crate::io::{Tun, TunConfig, UdpBatchSocket};
+use crate::io::{ReplyWatch, Tun, TunConfig, UdpBatchSocket};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -39,13 +39,17 @@ impl ControlPlane {
             .map_err(|e| format!("cannot bind UDP {ip}:{IKE_PORT}: {e}"))?;
         let nat_t = UdpBatchSocket::bind(SocketAddr::new(ip, NAT_T_PORT))
             .map_err(|e| format!("cannot bind UDP {ip}:{NAT_T_PORT}: {e}"))?;
+        let reply = ReplyWatch::new(self.config.daemon.reply_spin)
+            .map_err(|e| format!("cannot create the inbound worker's nudge: {e}"))?;
         let s = LocalSockets {
             ip,
             ike: Arc::new(ike),
             nat_t: Arc::new(nat_t),
+            reply: Arc::new(reply),
         };
         fast_path::spawn_inbound(InboundCtx {
             sock: s.nat_t.clone(),
+            reply: s.reply.clone(),
             table: self.inbound.clone(),
             tunnels: self.tunnel_map.clone(),
             ike_tx: self.ike_tx.clone(),
@@ -120,11 +124,11 @@ impl ControlPlane {
         }
         let tuns: TunQueues = tuns.into();
         let peer = self.endpoint.add_peer(peer_config::peer_config(conn)?);
-        let sock = self
+        let (sock, reply) = self
             .sockets
             .iter()
             .find(|s| s.ip == local_ip)
-            .map(|s| s.nat_t.clone())
+            .map(|s| (s.nat_t.clone(), s.reply.clone()))
             .ok_or("no socket for the tunnel")?;
         let mut workers = Vec::with_capacity(tuns.len());
         for (k, q) in tuns.iter().enumerate() {
@@ -133,6 +137,8 @@ impl ControlPlane {
                 q.clone(),
                 k,
                 sock.clone(),
+                // The latency queue's requests are answered through the inbound worker.
+                (k == 0).then(|| reply.clone()),
                 self.waker.clone(),
             );
             match w {

@@ -209,6 +209,10 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
     cp.flush(Instant::now());
     cp.waker.wake()?;
     let _ = std::fs::remove_file(&control_socket);
+    for s in &cp.sockets {
+        let (nudges, caught) = s.reply.counts();
+        tracing::info!(local = %s.ip, nudges, caught, "inbound worker: woken ahead of an answer {nudges} times, {caught} answers caught awake");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -170,6 +170,12 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_secs: now.saturating_duration_since(cp.started).as_secs(),
             fast_path: cp.fast_path_mode.clone(),
+            // What the workers run with ([daemon] changes wait for a restart).
+            reply_spin_us: cp.sockets.first().map_or(0, |s| {
+                u64::try_from(s.reply.spin().as_micros()).unwrap_or(u64::MAX)
+            }),
+            reply_nudges: cp.sockets.iter().map(|s| s.reply.counts().0).sum(),
+            replies_caught_awake: cp.sockets.iter().map(|s| s.reply.counts().1).sum(),
         },
         tunnels,
     }

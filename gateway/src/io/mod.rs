@@ -12,6 +12,7 @@ pub mod netns;
 pub mod packet_batch;
 pub mod poll;
 pub mod recv_backlog;
+pub mod reply_watch;
 pub mod routes;
 pub mod tun;
 pub mod tun_gro;
@@ -21,6 +22,7 @@ pub mod udp_async;
 
 pub use packet_batch::{PacketBatch, PacketBuf};
 pub use poll::{Readiness, Waker};
+pub use reply_watch::ReplyWatch;
 pub use tun::{Tun, TunConfig, TunOffload};
 pub use tx_arena::TxArena;
 pub use udp::{GsoBatch, OffloadStatus, UdpBatchSocket, UdpRecvBatch};

@@ -49,8 +49,11 @@ impl Waker {
             .map(|r| r.woken)
             .unwrap_or(false)
     }
+}
 
-    fn fd(&self) -> BorrowedFd<'_> {
+impl AsFd for Waker {
+    /// Readable while a wake-up is pending.
+    fn as_fd(&self) -> BorrowedFd<'_> {
         self.rx.as_fd()
     }
 }
@@ -118,7 +121,7 @@ fn wait(
     }
     let waker_slot = waker.map(|w| {
         if let Some(slot) = pfds.get_mut(n) {
-            slot.fd = w.fd().as_raw_fd();
+            slot.fd = w.as_fd().as_raw_fd();
             slot.events = libc::POLLIN;
         }
         n += 1;
