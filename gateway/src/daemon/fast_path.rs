@@ -368,16 +368,17 @@ fn inbound_loop(ctx: &InboundCtx) {
             if !would_block {
                 continue;
             }
+            let generation = ctx.reply.generation();
             latency_queues(ctx, &mut watched);
             let mut also = [ctx.sock.as_fd(); MAX_WATCHED];
             for (slot, (_, tun)) in also.iter_mut().zip(&watched) {
                 *slot = tun.as_fd();
             }
             let also = &also[..watched.len()];
-            match ctx
+            let waited = ctx
                 .reply
-                .wait(ctx.sock.as_fd(), also, &ctx.waker, IDLE_WAIT)
-            {
+                .wait(ctx.sock.as_fd(), also, generation, &ctx.waker, IDLE_WAIT);
+            match waited {
                 Ok(r) if r.woken => return,
                 Ok(r) => {
                     for (k, (tp, tun)) in watched.iter().enumerate() {
@@ -395,6 +396,9 @@ fn inbound_loop(ctx: &InboundCtx) {
                     std::thread::sleep(Duration::from_millis(50));
                 }
             }
+            // Hold no TUN queue beyond the wait: a closed tunnel's device must go (it may be
+            // reopened by name at once, see `ReplyWatch::release`).
+            watched.clear();
             continue;
         }
         // Then a chunk of the backlog in arrival order, and look at the socket again.

@@ -205,6 +205,10 @@ impl ControlPlane {
         let mut map = HashMap::clone(&self.tunnel_map.load());
         map.remove(&t.path.index);
         self.tunnel_map.store(Arc::new(map));
+        // An idle inbound worker may sleep on this tunnel's latency queue: it lets go now.
+        for s in &self.sockets {
+            s.reply.release();
+        }
         self.ha_dirty = true;
         tracing::info!(tunnel = %name, "tunnel removed");
         std::mem::take(&mut t.workers)

@@ -37,6 +37,8 @@ pub struct ReplyWatch {
     last_expect_ns: AtomicU64,
     /// The receiver's last sleep lasted at least [`SPARSE`].
     quiet: AtomicBool,
+    /// Bumped by [`ReplyWatch::release`]: descriptors gathered before it must not be slept on.
+    generation: AtomicU64,
     nudge: Waker,
     /// Nudges sent, and waits that ended in the spin with the socket readable.
     nudges: AtomicU64,
@@ -53,6 +55,7 @@ impl ReplyWatch {
             sleeping: AtomicBool::new(false),
             last_expect_ns: AtomicU64::new(0),
             quiet: AtomicBool::new(true),
+            generation: AtomicU64::new(0),
             nudge: Waker::new()?,
             nudges: AtomicU64::new(0),
             caught: AtomicU64::new(0),
@@ -93,6 +96,20 @@ impl ReplyWatch {
         }
     }
 
+    /// Read before gathering the descriptors passed to [`ReplyWatch::wait`] as `also`.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Makes the receiver let go of the descriptors it sleeps on (a tunnel's TUN queue that is
+    /// being closed and may be reopened by name): a wait that gathered them returns at once.
+    pub fn release(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            let _ = self.nudge.wake();
+        }
+    }
+
     /// (nudges sent, waits that ended during a spin because the socket became readable).
     pub fn counts(&self) -> (u64, u64) {
         (
@@ -104,11 +121,14 @@ impl ReplyWatch {
     /// Waits until `fd` is readable, `shutdown` fires or `idle` passes, like
     /// [`poll::wait_readable`], but without sleeping while an answer is expected. While the
     /// traffic is sparse, a sleep also ends when one of `also` becomes readable (bit `1 + i` of
-    /// the result for `also[i]`; bit 0 is `fd`).
+    /// the result for `also[i]`; bit 0 is `fd`). `generation` is what
+    /// [`ReplyWatch::generation`] said before `also` was gathered. A nudge ends the wait
+    /// (timed out), so that the caller gathers `also` afresh and calls again.
     pub fn wait(
         &self,
         fd: BorrowedFd<'_>,
         also: &[BorrowedFd<'_>],
+        generation: u64,
         shutdown: &Waker,
         idle: Duration,
     ) -> io::Result<Readiness> {
@@ -126,6 +146,11 @@ impl ReplyWatch {
                 continue;
             }
             self.sleeping.store(true, Ordering::SeqCst);
+            if self.generation.load(Ordering::SeqCst) != generation {
+                // `release` ran after `also` was gathered.
+                self.sleeping.store(false, Ordering::SeqCst);
+                return Ok(Readiness::default());
+            }
             if self.now_ns() < self.until_ns.load(Ordering::SeqCst) {
                 // `expect` ran between the check above and the announcement.
                 self.sleeping.store(false, Ordering::SeqCst);
@@ -149,15 +174,10 @@ impl ReplyWatch {
             if nudged {
                 self.nudge.reset();
             }
-            let r = Readiness {
+            return Ok(Readiness {
                 ready: (r.ready & 1) | ((r.ready >> 2) << 1),
                 woken: r.woken,
-            };
-            if nudged && r.timed_out() {
-                // Woken to spin: the loop starts spinning.
-                continue;
-            }
-            return Ok(r);
+            });
         }
     }
 }
@@ -175,7 +195,7 @@ mod tests {
         let (_a, b) = UnixDatagram::pair().unwrap();
         let t = Instant::now();
         let r = w
-            .wait(b.as_fd(), &[], &shutdown, Duration::from_millis(30))
+            .wait(b.as_fd(), &[], 0, &shutdown, Duration::from_millis(30))
             .unwrap();
         assert!(r.timed_out());
         assert!(t.elapsed() >= Duration::from_millis(25));
@@ -189,11 +209,19 @@ mod tests {
         let (a, b) = UnixDatagram::pair().unwrap();
         let (w2, s2) = (w.clone(), shutdown.clone());
         let receiver = std::thread::spawn(move || {
-            // Long idle timeout: only the nudge and then the datagram can end this quickly.
-            let r = w2
-                .wait(b.as_fd(), &[], &s2, Duration::from_secs(30))
-                .unwrap();
-            (r, b)
+            // Long idle timeout: only the nudge and then the datagram end these waits quickly.
+            // As the inbound worker does, wait again after a wait that ended empty.
+            let mut waits = 0;
+            loop {
+                waits += 1;
+                let gen = w2.generation();
+                let r = w2
+                    .wait(b.as_fd(), &[], gen, &s2, Duration::from_secs(30))
+                    .unwrap();
+                if !r.timed_out() {
+                    return (r, b, waits);
+                }
+            }
         });
         // Wait until the receiver sleeps, then announce an answer and send it a bit later.
         let t = Instant::now();
@@ -204,8 +232,12 @@ mod tests {
         w.expect();
         std::thread::sleep(Duration::from_millis(20));
         a.send(b"answer").unwrap();
-        let (r, _b) = receiver.join().unwrap();
+        let (r, _b, waits) = receiver.join().unwrap();
         assert!(r.is_ready(0) && !r.woken, "{r:?}");
+        assert_eq!(
+            waits, 2,
+            "the nudge ended the first wait, the answer the second"
+        );
         assert_eq!(
             w.counts(),
             (1, 1),
@@ -222,7 +254,7 @@ mod tests {
         w.expect();
         let t = Instant::now();
         let r = w
-            .wait(b.as_fd(), &[], &shutdown, Duration::from_millis(40))
+            .wait(b.as_fd(), &[], 0, &shutdown, Duration::from_millis(40))
             .unwrap();
         assert!(r.timed_out());
         // ~20 ms spinning, then ~40 ms asleep.
@@ -242,7 +274,7 @@ mod tests {
         w.expect();
         shutdown.wake().unwrap();
         let r = w
-            .wait(b.as_fd(), &[], &shutdown, Duration::from_secs(30))
+            .wait(b.as_fd(), &[], 0, &shutdown, Duration::from_secs(30))
             .unwrap();
         assert!(r.woken);
     }
@@ -270,7 +302,7 @@ mod tests {
         let (a, b) = UnixDatagram::pair().unwrap();
         a.send(b"x").unwrap();
         let r = w
-            .wait(b.as_fd(), &[], &shutdown, Duration::from_secs(5))
+            .wait(b.as_fd(), &[], 0, &shutdown, Duration::from_secs(5))
             .unwrap();
         assert!(r.is_ready(0));
         assert!(!w.quiet.load(Ordering::Relaxed));
@@ -287,6 +319,7 @@ mod tests {
             .wait(
                 b.as_fd(),
                 &[b.as_fd(), d.as_fd()],
+                0,
                 &shutdown,
                 Duration::from_secs(5),
             )
@@ -298,11 +331,49 @@ mod tests {
             .wait(
                 b.as_fd(),
                 &[d.as_fd()],
+                0,
                 &shutdown,
                 Duration::from_millis(20),
             )
             .unwrap();
         assert!(r.timed_out(), "{r:?}");
+    }
+
+    #[test]
+    fn release_ends_a_sleep_on_gathered_descriptors() {
+        let w = Arc::new(ReplyWatch::new(Duration::from_millis(1)).unwrap());
+        let shutdown = Arc::new(Waker::new().unwrap());
+        let (_a, b) = UnixDatagram::pair().unwrap();
+        let (_c, d) = UnixDatagram::pair().unwrap();
+        // Released between gathering and sleeping: returns at once.
+        let gen = w.generation();
+        w.release();
+        let t = Instant::now();
+        let r = w
+            .wait(
+                b.as_fd(),
+                &[d.as_fd()],
+                gen,
+                &shutdown,
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert!(r.timed_out());
+        assert!(t.elapsed() < Duration::from_secs(10));
+        // Released while asleep: nudged awake.
+        let (w2, s2) = (w.clone(), shutdown.clone());
+        let sleeper = std::thread::spawn(move || {
+            let gen = w2.generation();
+            w2.wait(b.as_fd(), &[d.as_fd()], gen, &s2, Duration::from_secs(30))
+                .unwrap()
+        });
+        while !w.sleeping.load(Ordering::SeqCst) {
+            assert!(t.elapsed() < Duration::from_secs(10), "never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        w.release();
+        assert!(sleeper.join().unwrap().timed_out());
+        assert!(t.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
