@@ -14,6 +14,7 @@ use crate::dataplane::aqm::{Aqm, AqmCounts};
 use crate::dataplane::codel::CodelParams;
 use crate::dataplane::{flow_queue, icmp_ptb, mss_clamp};
 use crate::io::recv_backlog::RecvBacklog;
+use crate::io::reply_watch::PARKED_LOOK;
 use crate::io::tun_gro::TcpCoalescer;
 use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
 use crate::io::udp::{RecvDatagram, GRO_BUFFER_BYTES};
@@ -96,7 +97,15 @@ fn outbound_loop(
                     }
                     continue;
                 }
-                match tun.wait_readable(Some(waker), Some(IDLE_WAIT)) {
+                // While the inbound worker reads this (latency) queue for sparse requests,
+                // waking here for each of them too would cost a second vCPU wake-up: look
+                // now and then instead, and take over when the traffic is no longer sparse.
+                let w = if reply.is_some_and(|r| r.receiver_watches()) {
+                    crate::io::poll::wait_readable(&[], Some(waker), Some(PARKED_LOOK))
+                } else {
+                    tun.wait_readable(Some(waker), Some(IDLE_WAIT))
+                };
+                match w {
                     Ok(r) if r.woken => return,
                     Ok(_) if tunnel.stop.load(Ordering::Relaxed) => return,
                     Ok(_) => {}

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 /// Requests closer together than this, or a receiver that slept less than this, count as load.
 pub const SPARSE: Duration = Duration::from_millis(1);
+/// How often a latency queue's outbound worker looks at its queue while the receiver reads it.
+pub const PARKED_LOOK: Duration = Duration::from_millis(2);
 
 /// Shared by the senders on one socket and the worker receiving on it.
 #[derive(Debug)]
@@ -37,6 +39,10 @@ pub struct ReplyWatch {
     last_expect_ns: AtomicU64,
     /// The receiver's last sleep lasted at least [`SPARSE`].
     quiet: AtomicBool,
+    /// The last two requests were less than [`SPARSE`] apart.
+    dense: AtomicBool,
+    /// When the receiver last returned from a sleep.
+    woke_at_ns: AtomicU64,
     /// Bumped by [`ReplyWatch::release`]: descriptors gathered before it must not be slept on.
     generation: AtomicU64,
     nudge: Waker,
@@ -55,6 +61,8 @@ impl ReplyWatch {
             sleeping: AtomicBool::new(false),
             last_expect_ns: AtomicU64::new(0),
             quiet: AtomicBool::new(true),
+            dense: AtomicBool::new(false),
+            woke_at_ns: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             nudge: Waker::new()?,
             nudges: AtomicU64::new(0),
@@ -78,9 +86,11 @@ impl ReplyWatch {
         let now = self.now_ns();
         let previous = self.last_expect_ns.swap(now, Ordering::Relaxed);
         // (`previous` is 0 before the first request.)
-        if (previous != 0 && now.saturating_sub(previous) < SPARSE.as_nanos() as u64)
-            || !self.quiet.load(Ordering::Relaxed)
-        {
+        let dense = previous != 0 && now.saturating_sub(previous) < SPARSE.as_nanos() as u64;
+        if self.dense.load(Ordering::Relaxed) != dense {
+            self.dense.store(dense, Ordering::Relaxed);
+        }
+        if dense || !self.quiet.load(Ordering::Relaxed) {
             // A stream of requests, or a receiver kept busy: it is awake anyway, or spinning
             // would take a vCPU the others need.
             return;
@@ -108,6 +118,26 @@ impl ReplyWatch {
         if self.sleeping.load(Ordering::SeqCst) {
             let _ = self.nudge.wake();
         }
+    }
+
+    /// Whether the receiver reads the latency queues itself (it sleeps on them, or woke from
+    /// such a sleep less than [`SPARSE`] ago): their outbound workers need not wake for each
+    /// request and only look now and then ([`PARKED_LOOK`]). False under load, and at once
+    /// when the receiver stays busy.
+    pub fn receiver_watches(&self) -> bool {
+        self.watching_now()
+            && (self.sleeping.load(Ordering::SeqCst) || {
+                // (0: it has not slept yet.)
+                let woke = self.woke_at_ns.load(Ordering::Relaxed);
+                woke != 0 && self.now_ns().saturating_sub(woke) < SPARSE.as_nanos() as u64
+            })
+    }
+
+    /// Sparse traffic: the receiver's next sleep covers the latency queues.
+    fn watching_now(&self) -> bool {
+        self.spin_ns > 0
+            && self.quiet.load(Ordering::Relaxed)
+            && !self.dense.load(Ordering::Relaxed)
     }
 
     /// (nudges sent, waits that ended during a spin because the socket became readable).
@@ -158,7 +188,7 @@ impl ReplyWatch {
             }
             let mut fds = [fd; poll::MAX_POLL_FDS];
             fds[1] = self.nudge.as_fd();
-            let extra = if self.spin_ns > 0 && self.quiet.load(Ordering::Relaxed) {
+            let extra = if self.watching_now() {
                 also.len().min(poll::MAX_POLL_FDS - 2)
             } else {
                 0
@@ -166,6 +196,7 @@ impl ReplyWatch {
             fds[2..2 + extra].copy_from_slice(&also[..extra]);
             let slept_from = Instant::now();
             let r = poll::wait_readable(&fds[..2 + extra], Some(shutdown), Some(idle));
+            self.woke_at_ns.store(self.now_ns(), Ordering::Relaxed);
             self.sleeping.store(false, Ordering::SeqCst);
             self.quiet
                 .store(slept_from.elapsed() >= SPARSE, Ordering::Relaxed);
@@ -374,6 +405,49 @@ mod tests {
         w.release();
         assert!(sleeper.join().unwrap().timed_out());
         assert!(t.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_receiver_watches_only_sparse_traffic_while_idle() {
+        let w = Arc::new(ReplyWatch::new(Duration::from_millis(1)).unwrap());
+        let shutdown = Arc::new(Waker::new().unwrap());
+        // Asleep in `wait` until released; returns when it was woken.
+        let sleep_once = |w: &Arc<ReplyWatch>| {
+            let (w2, s2) = (w.clone(), shutdown.clone());
+            let t = std::thread::spawn(move || {
+                let (_a, b) = UnixDatagram::pair().unwrap();
+                let gen = w2.generation();
+                w2.wait(b.as_fd(), &[], gen, &s2, Duration::from_secs(30))
+                    .unwrap()
+            });
+            let start = Instant::now();
+            while !w.sleeping.load(Ordering::SeqCst) {
+                assert!(start.elapsed() < Duration::from_secs(10), "never slept");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            t
+        };
+        // Not asleep and never slept: the outbound worker must read its queue.
+        assert!(!w.receiver_watches());
+        // Asleep, traffic sparse: it watches.
+        let t = sleep_once(&w);
+        assert!(w.receiver_watches());
+        w.release();
+        t.join().unwrap();
+        // Busy for longer than SPARSE since it woke: no longer.
+        std::thread::sleep(SPARSE * 2);
+        assert!(
+            !w.receiver_watches(),
+            "a receiver busy for a while reads no queue"
+        );
+        // Requests in a stream: not even while it sleeps.
+        for _ in 0..1000 {
+            w.expect();
+        }
+        let t = sleep_once(&w);
+        assert!(!w.receiver_watches());
+        w.release();
+        t.join().unwrap();
     }
 
     #[test]
