@@ -161,7 +161,8 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
         c.err(
             "reply_spin",
             format!(
-                "{} is too long: use at most {} (about one round trip through the tunnel),                  or 0s to let the inbound worker always sleep",
+                "{} is too long: use at most {} (about one round trip through the tunnel), \
+                 or 0s to let the inbound worker always sleep",
                 duration::format(reply_spin),
                 duration::format(MAX_REPLY_SPIN)
             ),
