@@ -25,11 +25,15 @@ pub struct BenchConfig {
     pub out: PathBuf,
     /// Skip the SMB measurements.
     pub no_smb: bool,
+    /// Idle seconds before each tunnel kind after the first (`--settle-secs`), the same for
+    /// every kind: right after a kind that moved 17-29 Gbit/s (plain forwarding) the next
+    /// one's first TCP rows ran ~25% slower on this 2-vCPU VM (docs/fast-path.md).
+    pub settle_secs: u32,
 }
 
 pub const USAGE: &str = "\
 usage: bench [--quick] [--only KIND,KIND..] [--out FILE] [--ipsecgw BIN] [--boringtun BIN]
-             [--iperf-secs N] [--smb-mib N] [--pings N] [--no-smb]
+             [--iperf-secs N] [--smb-mib N] [--pings N] [--no-smb] [--settle-secs N]
 kinds: plain, ipsecgw, ipsecgw-strongswan, strongswan, wireguard-go, boringtun (default: all)";
 
 impl BenchConfig {
@@ -41,7 +45,7 @@ impl BenchConfig {
         let mut out = root.join("benches/results/latest.md");
         let mut ipsecgw = root.join("target/release/ipsecgw");
         let mut boringtun = root.join("target/bench-tools/bin/boringtun-cli");
-        let (mut secs, mut mib, mut pings) = (None, None, None);
+        let (mut secs, mut mib, mut pings, mut settle) = (None, None, None, None);
         let mut no_smb = false;
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -60,6 +64,7 @@ impl BenchConfig {
                 "--iperf-secs" => secs = Some(num(&val("--iperf-secs")?)?),
                 "--smb-mib" => mib = Some(num(&val("--smb-mib")?)?),
                 "--pings" => pings = Some(num(&val("--pings")?)?),
+                "--settle-secs" => settle = Some(num(&val("--settle-secs")?)?),
                 "-h" | "--help" => return Err(USAGE.to_string()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -87,6 +92,7 @@ impl BenchConfig {
             boringtun_bin: boringtun,
             out,
             no_smb,
+            settle_secs: settle.unwrap_or(if quick { 0 } else { 30 }) as u32,
         })
     }
 }
@@ -94,4 +100,23 @@ impl BenchConfig {
 fn num(s: &str) -> Result<u64, String> {
     s.parse()
         .map_err(|_| format!("not a number: {s:?}\n{USAGE}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn settle_time_defaults_to_30_s_in_a_full_run_and_none_in_a_quick_one() {
+        assert_eq!(BenchConfig::parse(&[]).unwrap().settle_secs, 30);
+        assert_eq!(BenchConfig::parse(&args("--quick")).unwrap().settle_secs, 0);
+        let c = BenchConfig::parse(&args("--quick --settle-secs 5")).unwrap();
+        assert_eq!(c.settle_secs, 5);
+        let e = BenchConfig::parse(&args("--settle-secs soon")).unwrap_err();
+        assert!(e.contains("not a number"), "{e}");
+    }
 }

@@ -79,12 +79,13 @@ fn run(cfg: &BenchConfig) -> interop_tests::Result<bool> {
         ),
         settings: format!(
             "{}iperf3 {} s per run, SMB file {} MiB, {} pings per latency series, tunnel MTU {}, \
-             EC2-style 1:1 NAT between the gateways",
+             EC2-style 1:1 NAT between the gateways, {} s idle before each tunnel kind",
             if cfg.quick { "--quick: " } else { "" },
             cfg.iperf_secs,
             cfg.smb_bytes >> 20,
             cfg.ping_count,
-            benches::tunnels::TUNNEL_MTU
+            benches::tunnels::TUNNEL_MTU,
+            cfg.settle_secs
         ),
         ..Report::default()
     };
@@ -111,7 +112,11 @@ fn run(cfg: &BenchConfig) -> interop_tests::Result<bool> {
     };
 
     let mut all_ok = true;
-    for kind in &cfg.kinds {
+    for (i, kind) in cfg.kinds.iter().enumerate() {
+        if i > 0 && cfg.settle_secs > 0 {
+            eprintln!("bench: {} s idle before {kind:?}", cfg.settle_secs);
+            std::thread::sleep(std::time::Duration::from_secs(cfg.settle_secs.into()));
+        }
         let r = run_kind(*kind, cfg, &tools, &files);
         all_ok &= r.setup.is_ok() && r.values.values().all(|v| v.is_ok());
         report.results.push(r);
