@@ -27,7 +27,8 @@ pub struct BenchConfig {
     pub no_smb: bool,
     /// Idle seconds before each tunnel kind after the first (`--settle-secs`), the same for
     /// every kind: right after a kind that moved 17-29 Gbit/s (plain forwarding) the next
-    /// one's first TCP rows ran ~25% slower on this 2-vCPU VM (docs/fast-path.md).
+    /// one's first TCP rows ran ~25% slower on this 2-vCPU VM. It does not remove that slow
+    /// phase in every run (docs/fast-path.md, "Two throughput phases").
     pub settle_secs: u32,
 }
 
