@@ -35,6 +35,7 @@ pub struct BenchConfig {
 pub const USAGE: &str = "\
 usage: bench [--quick] [--only KIND,KIND..] [--out FILE] [--ipsecgw BIN] [--boringtun BIN]
              [--iperf-secs N] [--smb-mib N] [--pings N] [--no-smb] [--settle-secs N]
+       bench --probe-vcpus   (where the host runs CPU 0 and 1: one cache-line round trip)
 kinds: plain, ipsecgw, ipsecgw-strongswan, strongswan, wireguard-go, boringtun (default: all)";
 
 impl BenchConfig {

@@ -124,6 +124,9 @@ pub struct KindResult {
     /// What was set up (`Ok`), or why it failed to come up.
     pub setup: Result<String, String>,
     pub values: BTreeMap<Metric, Result<f64, String>>,
+    /// Cross-vCPU cache-line round trip (ns) just before and just after each iperf3 run
+    /// (`measure::placement`); `None` where the probe gave no answer.
+    pub placement: BTreeMap<Metric, (Option<f64>, Option<f64>)>,
     /// Wall time of the whole kind (setup, measurements, teardown), seconds.
     pub secs: f64,
 }
@@ -134,6 +137,7 @@ impl KindResult {
             kind,
             setup: Err("not run".into()),
             values: BTreeMap::new(),
+            placement: BTreeMap::new(),
             secs: 0.0,
         }
     }
@@ -153,6 +157,32 @@ pub struct Report {
     pub settings: String,
     pub results: Vec<KindResult>,
     pub total_secs: f64,
+}
+
+/// The runs that carry a placement probe, in table order.
+const PROBED: [Metric; 7] = [
+    Metric::Tcp1Up,
+    Metric::Tcp1Down,
+    Metric::Tcp4Up,
+    Metric::Tcp4Down,
+    Metric::PingLoadP99,
+    Metric::Udp1400Mbps,
+    Metric::Udp64Kpps,
+];
+
+/// "57 → 61 (shared L3)", "340 → 52 (moved)", "– → 340 (split)".
+fn placement_cell(p: Option<&(Option<f64>, Option<f64>)>) -> String {
+    use crate::measure::placement::describe;
+    let Some((before, after)) = p else {
+        return "–".into();
+    };
+    let show = |v: &Option<f64>| v.map_or("–".to_string(), |ns| format!("{ns:.0}"));
+    let class = match (before.map(describe), after.map(describe)) {
+        (Some(a), Some(b)) if a != b => "moved",
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => "no answer",
+    };
+    format!("{} → {} ({class})", show(before), show(after))
 }
 
 /// Makes `s` safe inside one markdown table cell.
@@ -220,6 +250,44 @@ impl Report {
         }
     }
 
+    /// Where the host ran the vCPUs during each loaded run (see `measure::placement`).
+    fn placement_table(&self, out: &mut String) {
+        let tcp: Vec<Metric> = PROBED
+            .into_iter()
+            .filter(|m| self.results.iter().any(|r| r.placement.contains_key(m)))
+            .collect();
+        if tcp.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n## vCPU placement during the runs\n\n\
+             Round trip of one cache line between threads pinned to CPU 0 and CPU 1, in ns, \
+             just before → just after each iperf3 run (loaded p99: the TCP stream under the \
+             pings). Above {:.0} ns the host runs the two vCPUs on \
+             different CCDs (\"split\"): copies between them are then ~3× slower and TCP \
+             through every tunnel kind, plain forwarding included, slows down \
+             (docs/fast-path.md, \"Two throughput phases\").\n",
+            crate::measure::placement::SPLIT_ABOVE_NS
+        );
+        let _ = write!(out, "| tunnel |");
+        for m in &tcp {
+            let _ = write!(out, " {} |", m.header());
+        }
+        let _ = write!(out, "\n|---|");
+        for _ in &tcp {
+            out.push_str("---|");
+        }
+        out.push('\n');
+        for r in self.results.iter().filter(|r| !r.placement.is_empty()) {
+            let _ = write!(out, "| {} |", r.kind.label());
+            for m in &tcp {
+                let _ = write!(out, " {} |", placement_cell(r.placement.get(m)));
+            }
+            out.push('\n');
+        }
+    }
+
     /// The markdown report.
     pub fn markdown(&self) -> String {
         let mut out = String::from("# ipsecgw end-to-end benchmark\n\n");
@@ -251,6 +319,7 @@ impl Report {
              forwarding and the tunnel), per GB.\n"
         );
         self.table(&mut out, &LATENCY_CPU);
+        self.placement_table(&mut out);
         let _ = writeln!(out, "\n## Crypto ceiling (one core)\n");
         for (k, v) in &self.crypto {
             let _ = writeln!(out, "- {k}: {v}");
@@ -312,8 +381,14 @@ impl Report {
                     };
                     values.insert(m.key().into(), val);
                 }
+                let placement: Map<String, Value> = r
+                    .placement
+                    .iter()
+                    .map(|(m, (b, a))| (m.key().into(), json!({ "before": b, "after": a })))
+                    .collect();
                 json!({
                     "kind": r.kind.id(),
+                    "vcpu_rtt_ns": placement,
                     "label": r.kind.label(),
                     "setup": match &r.setup { Ok(d) => json!({"ok": d}), Err(e) => json!({"failed": e}) },
                     "seconds": r.secs,
@@ -364,5 +439,32 @@ mod tests {
         );
         assert!(md.contains("smb_get_mbps: smbd died badly"), "{md}");
         assert_eq!(rep.json()["results"][0]["values"]["tcp1_up_mbps"], 1000.0);
+        assert!(!md.contains("vCPU placement"), "no probe, no table: {md}");
+    }
+
+    #[test]
+    fn placement_table_classifies_each_run() {
+        let mut r = result(Kind::Ipsecgw, 1000.0);
+        r.placement.insert(Metric::Tcp1Up, (Some(55.4), Some(61.0)));
+        r.placement
+            .insert(Metric::Tcp1Down, (Some(340.0), Some(58.0)));
+        r.placement.insert(Metric::Tcp4Up, (None, Some(352.0)));
+        let rep = Report {
+            results: vec![r],
+            ..Report::default()
+        };
+        let md = rep.markdown();
+        assert!(
+            md.contains(
+                "| ipsecgw ↔ ipsecgw | 55 → 61 (shared L3) | 340 → 58 (moved) | – → 352 (split) |"
+            ),
+            "{md}"
+        );
+        let j = rep.json();
+        assert_eq!(
+            j["results"][0]["vcpu_rtt_ns"]["tcp1_down_mbps"]["before"],
+            340.0
+        );
+        assert!(j["results"][0]["vcpu_rtt_ns"]["tcp4_up_mbps"]["before"].is_null());
     }
 }

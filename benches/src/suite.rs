@@ -9,7 +9,7 @@ use interop_tests::traffic::wait_for_ping;
 use interop_tests::Result;
 
 use crate::config::BenchConfig;
-use crate::measure::{cpu, iperf, ping, smb};
+use crate::measure::{cpu, iperf, ping, placement, smb};
 use crate::report::{KindResult, Metric};
 use crate::tunnels::{self, Kind, Tools, Tunnel};
 
@@ -83,6 +83,20 @@ fn bring_up(kind: Kind, lab: &AzureLab, tools: &Tools) -> Result<Box<dyn Tunnel>
     Ok(tunnel)
 }
 
+/// Runs `f` between two placement probes (`measure::placement`), recorded under `m`.
+fn probed<T>(res: &mut KindResult, m: Metric, f: impl FnOnce() -> T) -> T {
+    let before = placement::cross_vcpu_rtt_ns();
+    let r = f();
+    let after = placement::cross_vcpu_rtt_ns();
+    res.placement.insert(m, (before, after));
+    let ns = |v: Option<f64>| v.map_or("no answer".to_string(), |v| format!("{v:.0} ns"));
+    log(
+        res.kind,
+        &format!("  vCPU round trip: {} → {}", ns(before), ns(after)),
+    );
+    r
+}
+
 fn measure(
     res: &mut KindResult,
     lab: &AzureLab,
@@ -122,7 +136,7 @@ fn measure(
             streams,
             udp_len: None,
         };
-        let r = iperf::run(vpc, vnet, VNET_HOST, spec, &dir);
+        let r = probed(res, m, || iperf::run(vpc, vnet, VNET_HOST, spec, &dir));
         if let Ok(o) = &r {
             bytes += o.bytes;
             log(res.kind, &format!("  retransmits: {}", o.retransmits));
@@ -137,23 +151,25 @@ fn measure(
 
     // Latency under load: one TCP stream AWS -> Azure while pinging.
     let load_secs = cfg.ping_count / 30 + 5;
-    let loaded = iperf::start(
-        vpc,
-        vnet,
-        VNET_HOST,
-        iperf::Spec {
-            secs: load_secs,
-            reverse: false,
-            streams: 1,
-            udp_len: None,
-        },
-        &dir,
-    )
-    .and_then(|run| {
-        std::thread::sleep(Duration::from_secs(1));
-        let l = ping::latency(vpc, VNET_HOST, cfg.ping_count);
-        run.abort();
-        l
+    let loaded = probed(res, Metric::PingLoadP99, || {
+        iperf::start(
+            vpc,
+            vnet,
+            VNET_HOST,
+            iperf::Spec {
+                secs: load_secs,
+                reverse: false,
+                streams: 1,
+                udp_len: None,
+            },
+            &dir,
+        )
+        .and_then(|run| {
+            std::thread::sleep(Duration::from_secs(1));
+            let l = ping::latency(vpc, VNET_HOST, cfg.ping_count);
+            run.abort();
+            l
+        })
     });
     record(res, Metric::PingLoadP50, &loaded, |l| l.p50_ms, "ms");
     record(res, Metric::PingLoadP99, &loaded, |l| l.p99_ms, "ms");
@@ -169,7 +185,7 @@ fn measure(
             streams: 1,
             udp_len: Some(len),
         };
-        let r = iperf::run(vpc, vnet, VNET_HOST, spec, &dir);
+        let r = probed(res, m_rate, || iperf::run(vpc, vnet, VNET_HOST, spec, &dir));
         if len == UDP_SMALL_PAYLOAD {
             record(res, m_rate, &r, |o| o.received_pps() / 1e3, "kpps");
         } else {

@@ -20,6 +20,20 @@ use interop_tests::rundir::RunDir;
 fn main() -> ExitCode {
     benches::signals::install_cleanup_on_signal();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["--probe-vcpus"] {
+        // The placement check alone (no root needed): docs/fast-path.md, "Two throughput phases".
+        return match benches::measure::placement::cross_vcpu_rtt_ns() {
+            Some(ns) => {
+                let class = benches::measure::placement::describe(ns);
+                println!("CPU 0 <-> CPU 1 cache-line round trip: {ns:.0} ns ({class})");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("bench: no answer from CPU 1 (one CPU, or CPU 1 busy)");
+                ExitCode::from(1)
+            }
+        };
+    }
     let cfg = match BenchConfig::parse(&args) {
         Ok(c) => c,
         Err(msg) => {

@@ -3,4 +3,5 @@
 pub mod cpu;
 pub mod iperf;
 pub mod ping;
+pub mod placement;
 pub mod smb;
