@@ -67,6 +67,9 @@ pub fn run_kind(kind: Kind, cfg: &BenchConfig, tools: &Tools, files: &SmbFiles) 
             res.setup = Ok(tunnel.describe());
             log(kind, &format!("up after {:.1?}", start.elapsed()));
             measure(&mut res, &lab, tunnel.as_ref(), cfg, files);
+            if let Some(c) = tunnel.counters() {
+                log(kind, &c);
+            }
             drop(tunnel);
         }
     }

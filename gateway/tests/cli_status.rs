@@ -57,6 +57,8 @@ pub fn sample() -> StatusSnapshot {
                 dpd_failures: 0,
                 ike_retransmits: 3,
                 answers_sent_inline: 0,
+                bulk_sent_inline: 0,
+                bulk_parks: 0,
                 last_error: None,
                 peer_proposals: None,
             },

@@ -298,6 +298,42 @@ fn outbound_workers_share_a_tunnel_over_tun_queues() {
         .to_string();
     assert!(mode.contains("3 TUN queues"), "status fast_path: {mode}");
     let pid = r.gw.child.pid();
+    let counter = |gw: &Ipsecgw, key: &str| {
+        gw.status_json()
+            .ok()
+            .and_then(|st| st.pointer(&format!("/tunnels/0/{key}"))?.as_u64())
+            .unwrap_or_else(|| panic!("{key} in status"))
+    };
+
+    // A stream arriving through the tunnel: its ACKs leave through one bulk queue, whose
+    // outbound worker parks while the inbound worker sends them right after its writes.
+    let rev = must(interop_tests::traffic::iperf3(
+        &r.lab.vpc,
+        &r.lab.vnet,
+        VNET_HOST,
+        &interop_tests::traffic::IperfOpts {
+            seconds: 3,
+            reverse: true,
+            port: 5312,
+            ..Default::default()
+        },
+        r.lab.dir.path(),
+    ));
+    let (parks, acks_inline) = (
+        counter(&r.gw, "bulk_parks"),
+        counter(&r.gw, "bulk_sent_inline"),
+    );
+    eprintln!(
+        "1 stream in: {:.0} Mbit/s; bulk queue parked {parks} times, {acks_inline} packets sent by the inbound worker",
+        rev.received_bps / 1e6
+    );
+    assert!(rev.received_bps > 0.0, "no traffic: {rev:?}");
+    assert!(
+        parks > 0 && acks_inline > 0,
+        "the ACKs of an arriving stream never left from the inbound worker: {parks} parks, {acks_inline} packets"
+    );
+
+    // Then streams leaving: the parked queues go back to their outbound workers.
     let before = thread_cpu(pid, "out");
     let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
@@ -366,12 +402,7 @@ fn outbound_workers_share_a_tunnel_over_tun_queues() {
 
     // Pings from the Azure side: the inbound worker writes each echo request to the latency
     // queue, the VPC host answers within that write, and the worker sends the reply itself.
-    let inline = |gw: &Ipsecgw| {
-        gw.status_json()
-            .ok()
-            .and_then(|st| st.pointer("/tunnels/0/answers_sent_inline")?.as_u64())
-            .expect("answers_sent_inline in status")
-    };
+    let inline = |gw: &Ipsecgw| counter(gw, "answers_sent_inline");
     let inline_before = inline(&r.gw);
     let back = must(ping(
         &r.lab.vnet,

@@ -33,6 +33,14 @@ impl Tunnel for IpsecgwPair {
     fn describe(&self) -> String {
         format!("IKE {IKE}, ESP {ESP} in UDP 4500 (NAT-T), TUN MTU {TUNNEL_MTU}, log_level info")
     }
+
+    fn counters(&self) -> Option<String> {
+        Some(format!(
+            "gw: {}; azure: {}",
+            counters(&self.gw),
+            counters(&self.azure)
+        ))
+    }
 }
 
 pub struct IpsecgwVsSwan {
@@ -50,6 +58,27 @@ impl Tunnel for IpsecgwVsSwan {
             "IKE {IKE}, ESP {ESP} in UDP 4500; azure side: charon kernel-libipsec with Azure's default policy"
         )
     }
+
+    fn counters(&self) -> Option<String> {
+        Some(format!("gw: {}", counters(&self.gw)))
+    }
+}
+
+/// The inline-send counters of the first tunnel in `gw`'s status.
+fn counters(gw: &Ipsecgw) -> String {
+    let Ok(st) = gw.status_json() else {
+        return "no status".into();
+    };
+    ["answers_sent_inline", "bulk_sent_inline", "bulk_parks"]
+        .iter()
+        .map(|k| {
+            let v = st
+                .pointer(&format!("/tunnels/0/{k}"))
+                .and_then(|v| v.as_u64());
+            format!("{k} {}", v.map_or("-".into(), |v| v.to_string()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn set_bin(bin: &Path) -> Result<()> {

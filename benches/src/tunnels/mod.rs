@@ -84,6 +84,10 @@ pub trait Tunnel {
     fn pids(&self) -> Vec<u32>;
     /// One line on what was negotiated or configured (suite, MTU, threads).
     fn describe(&self) -> String;
+    /// Fast-path counters worth a line in the log after the run (ipsecgw: who sent what).
+    fn counters(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Brings `kind` up in `lab` (the caller then checks that traffic flows).

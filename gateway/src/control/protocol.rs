@@ -125,6 +125,13 @@ pub struct TunnelStatus {
     /// the packet they answer, without waking the queue's outbound worker.
     #[serde(default)]
     pub answers_sent_inline: u64,
+    /// Bulk-queue packets (the ACKs of streams arriving through the tunnel) an inbound worker
+    /// sent right after the write that produced them, and the times a bulk queue's outbound
+    /// worker parked to let it.
+    #[serde(default)]
+    pub bulk_sent_inline: u64,
+    #[serde(default)]
+    pub bulk_parks: u64,
     pub last_error: Option<String>,
     /// What the peer offered when negotiation failed (NO_PROPOSAL_CHOSEN), strongSwan names.
     pub peer_proposals: Option<String>,

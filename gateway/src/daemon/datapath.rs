@@ -141,8 +141,13 @@ pub struct TunnelPath {
     pub retired_in: (AtomicU64, AtomicU64),
     pub retired_out: (AtomicU64, AtomicU64),
     /// Packets of the latency queue that an inbound worker encapsulated and sent right after
-    /// writing what they answer (`fast_path::pick_up_answers`).
+    /// writing what they answer (`fast_path::pick_up`).
     pub answers_sent_inline: AtomicU64,
+    /// Packets of bulk queues (the ACKs of streams arriving through the tunnel) that an
+    /// inbound worker sent right after its write produced them, and the times a bulk queue's
+    /// outbound worker parked to let it (`io::queue_turn`).
+    pub bulk_sent_inline: AtomicU64,
+    pub bulk_parks: AtomicU64,
 }
 
 impl TunnelPath {
@@ -161,6 +166,8 @@ impl TunnelPath {
             retired_in: (AtomicU64::new(0), AtomicU64::new(0)),
             retired_out: (AtomicU64::new(0), AtomicU64::new(0)),
             answers_sent_inline: AtomicU64::new(0),
+            bulk_sent_inline: AtomicU64::new(0),
+            bulk_parks: AtomicU64::new(0),
         }
     }
 }

@@ -13,6 +13,7 @@ use super::datapath::{GatewayDrops, InboundPath, InboundTable, TunQueues, Tunnel
 use crate::dataplane::aqm::{Aqm, AqmCounts};
 use crate::dataplane::codel::CodelParams;
 use crate::dataplane::{flow_queue, icmp_ptb, mss_clamp};
+use crate::io::queue_turn::{PARK_AFTER, SMALL_PACKET};
 use crate::io::recv_backlog::RecvBacklog;
 use crate::io::reply_watch::PARKED_LOOK;
 use crate::io::tun_gro::TcpCoalescer;
@@ -57,10 +58,26 @@ const BACKLOG_TRIM_EVERY: Duration = Duration::from_secs(1);
 /// and forwarded as soon as they are read, ahead of the bulk backlog.
 const PRIORITY_LEN: usize = 256;
 /// TUN reads the inbound worker makes on a latency queue after writing to it (see
-/// [`pick_up_answers`]).
+/// [`pick_up`]).
 const PICKUP_READS: usize = 8;
-/// Latency queues an idle inbound worker also sleeps on (see [`latency_queues`]).
+/// At most this many reads of a parked bulk queue at once (then its outbound worker takes it
+/// back: more than ACKs are waiting).
+const BULK_PICKUP_READS: usize = 64;
+/// TUN queues an idle inbound worker also sleeps on (see [`watched_queues`]).
 const MAX_WATCHED: usize = 6;
+
+/// What an outbound worker's TUN queue carries, and who else may read it.
+pub enum QueueRole {
+    /// The tunnel's only queue: the inbound worker of this socket is told when an answer is
+    /// coming, but does not read the queue.
+    Only(Arc<ReplyWatch>),
+    /// Queue 0 of several: sparse, latency-sensitive flows, whose requests the inbound
+    /// worker of this socket may send itself ([`pick_up`]); told when an answer is coming.
+    Latency(Arc<ReplyWatch>),
+    /// A bulk queue: parked while it carries only the ACKs of a stream the inbound worker of
+    /// this socket writes to it (`io::queue_turn`).
+    Bulk(Arc<ReplyWatch>),
+}
 
 /// Starts the outbound worker of TUN queue `queue` (thread `out<queue>-<tunnel>`).
 pub fn spawn_outbound(
@@ -68,59 +85,120 @@ pub fn spawn_outbound(
     tun: Arc<Tun>,
     queue: usize,
     sock: Arc<UdpBatchSocket>,
-    reply: Option<Arc<ReplyWatch>>,
+    role: QueueRole,
     waker: Arc<Waker>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("out{queue}-{}", tunnel.name))
-        .spawn(move || outbound_loop(&tunnel, &tun, &sock, reply.as_deref(), &waker))
+        .spawn(move || outbound_loop(&tunnel, &tun, &sock, &role, &waker))
 }
 
-/// `reply`: the inbound worker to tell that an answer is coming (latency queue only).
 fn outbound_loop(
     tunnel: &TunnelPath,
     tun: &Tun,
     sock: &UdpBatchSocket,
-    reply: Option<&ReplyWatch>,
+    role: &QueueRole,
     waker: &Waker,
 ) {
     let mut bufs = OutboundBufs::new();
+    let turn = tun.turn();
+    // Consecutive packets read that were all small (ACKs): a bulk queue may park after some.
+    let mut small_run = 0u32;
     loop {
-        match bufs.read_one(tunnel, tun, sock) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // Never wait with packets in hand: send, then sleep.
-                if bufs.has_pending() {
-                    bufs.flush(tunnel, tun, sock);
-                    if let Some(r) = reply {
-                        r.expect();
-                    }
-                    continue;
+        // One turn: read until the queue is empty, send what was read, give the turn back.
+        let held = turn.take();
+        let mut read = 0usize;
+        let mut big = false;
+        let mut failed = None;
+        loop {
+            match bufs.read_one(tunnel, tun, sock) {
+                Ok(small) => {
+                    read += 1;
+                    big |= !small;
+                    small_run = if small {
+                        small_run.saturating_add(1)
+                    } else {
+                        0
+                    };
                 }
-                // While the inbound worker reads this (latency) queue for sparse requests,
-                // waking here for each of them too would cost a second vCPU wake-up: look
-                // now and then instead, and take over when the traffic is no longer sparse.
-                let w = if reply.is_some_and(|r| r.receiver_watches()) {
-                    crate::io::poll::wait_readable(&[], Some(waker), Some(PARKED_LOOK))
-                } else {
-                    tun.wait_readable(Some(waker), Some(IDLE_WAIT))
-                };
-                match w {
-                    Ok(r) if r.woken => return,
-                    Ok(_) if tunnel.stop.load(Ordering::Relaxed) => return,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(tunnel = %tunnel.name, error = %e, "TUN poll failed");
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
                 }
             }
-            Err(e) => {
-                bufs.flush(tunnel, tun, sock);
-                tracing::warn!(tunnel = %tunnel.name, error = %e, "TUN read failed");
-                if waker.is_woken() {
-                    return;
+        }
+        // Never wait with packets in hand: send, then sleep.
+        if bufs.has_pending() {
+            bufs.flush(tunnel, tun, sock);
+            if let QueueRole::Latency(r) | QueueRole::Only(r) = role {
+                r.expect();
+            }
+        }
+        drop(held);
+        if big {
+            // Bulk data leaving: this worker's job again.
+            turn.unpark();
+        }
+        if let Some(e) = failed {
+            tracing::warn!(tunnel = %tunnel.name, error = %e, "TUN read failed");
+            if waker.is_woken() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        if read > 0 {
+            continue;
+        }
+        let w = match role {
+            // While the inbound worker reads this (latency) queue for sparse requests, waking
+            // here for each of them too would cost a second vCPU wake-up: look now and then
+            // instead, and take over when the traffic is no longer sparse.
+            QueueRole::Latency(r) if r.receiver_watches() => {
+                crate::io::poll::wait_readable(&[], Some(waker), Some(PARKED_LOOK))
+            }
+            QueueRole::Bulk(_) if turn.is_parked() => {
+                let w = crate::io::poll::wait_readable(
+                    &[turn.unpark_fd()],
+                    Some(waker),
+                    Some(PARKED_LOOK),
+                );
+                if turn.is_parked()
+                    && matches!(w, Ok(r) if r.timed_out())
+                    && !turn.writer_active()
+                    && tun.is_readable()
+                {
+                    // Packets waiting and the inbound worker no longer writes to this queue
+                    // (the stream ended, or the worker is busy elsewhere): take it back.
+                    // (While it writes, what the look finds, such as the window updates the
+                    // receiving application's reads produce between two writes, is sent
+                    // below without unparking.)
+                    turn.unpark();
                 }
+                if !turn.is_parked() {
+                    small_run = 0;
+                }
+                w
+            }
+            QueueRole::Bulk(r) if small_run >= PARK_AFTER && turn.writer_active() => {
+                // Only the ACKs of a stream the inbound worker writes: let it send them.
+                // Then read once more (a write before it saw the flag left them to us), and
+                // make a sleeping inbound worker gather this queue.
+                turn.park();
+                tunnel.bulk_parks.fetch_add(1, Ordering::Relaxed);
+                r.release();
+                small_run = 0;
+                continue;
+            }
+            _ => tun.wait_readable(Some(waker), Some(IDLE_WAIT)),
+        };
+        match w {
+            Ok(r) if r.woken => return,
+            Ok(_) if tunnel.stop.load(Ordering::Relaxed) => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(tunnel = %tunnel.name, error = %e, "TUN poll failed");
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
@@ -128,7 +206,7 @@ fn outbound_loop(
 }
 
 /// What TUN -> ESP -> UDP needs, owned by one thread (an outbound worker, or an inbound
-/// worker for [`pick_up_answers`]): the ESP arena, ICMP too-big replies for the TUN and the
+/// worker for [`pick_up`]): the ESP arena, ICMP too-big replies for the TUN and the
 /// scratch space they are built in.
 struct OutboundBufs {
     arena: TxArena,
@@ -146,16 +224,18 @@ impl OutboundBufs {
     }
 
     /// Reads one (possibly GSO) packet from `tun` and encapsulates it into the arena; sends
-    /// first if the ICMP batch is full. A read error (`WouldBlock` when the queue is empty) is
-    /// returned with nothing changed.
+    /// first if the ICMP batch is full. Returns whether the read was one small packet (at most
+    /// [`SMALL_PACKET`]: an ACK, a ping). A read error (`WouldBlock` when the queue is empty)
+    /// is returned with nothing changed.
     fn read_one(
         &mut self,
         tunnel: &TunnelPath,
         tun: &Tun,
         sock: &UdpBatchSocket,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         match self.arena.read(tun)? {
             Some(shape) => {
+                let small = shape.count <= 1 && shape.last <= SMALL_PACKET;
                 encapsulate_read(
                     tunnel,
                     &shape,
@@ -167,12 +247,13 @@ impl OutboundBufs {
                 if self.icmp.len() == self.icmp.capacity() {
                     self.flush(tunnel, tun, sock);
                 }
+                Ok(small)
             }
             None => {
                 tunnel.drops.tun_malformed.fetch_add(1, Ordering::Relaxed);
+                Ok(true)
             }
         }
-        Ok(())
     }
 
     fn has_pending(&self) -> bool {
@@ -378,25 +459,35 @@ fn inbound_loop(ctx: &InboundCtx) {
                 continue;
             }
             let generation = ctx.reply.generation();
-            latency_queues(ctx, &mut watched);
+            let parked = watched_queues(ctx, &mut watched);
             let mut also = [ctx.sock.as_fd(); MAX_WATCHED];
             for (slot, (_, tun)) in also.iter_mut().zip(&watched) {
                 *slot = tun.as_fd();
             }
             let also = &also[..watched.len()];
-            let waited = ctx
-                .reply
-                .wait(ctx.sock.as_fd(), also, generation, &ctx.waker, IDLE_WAIT);
+            let waited = ctx.reply.wait(
+                ctx.sock.as_fd(),
+                also,
+                parked,
+                generation,
+                &ctx.waker,
+                IDLE_WAIT,
+            );
             match waited {
                 Ok(r) if r.woken => return,
                 Ok(r) => {
                     for (k, (tp, tun)) in watched.iter().enumerate() {
-                        if r.is_ready(k + 1) {
-                            // A request on an idle tunnel: send it from here, and this
-                            // worker, already awake, waits for the answer.
-                            if pick_up_answers(ctx, tp, tun, &mut pickup) > 0 {
-                                ctx.reply.expect();
-                            }
+                        if !r.is_ready(k + 1) {
+                            continue;
+                        }
+                        if k < parked {
+                            // A delayed ACK, or the first packet of a flow leaving through
+                            // a parked bulk queue.
+                            pick_up(ctx, tp, tun, &mut pickup, true);
+                        } else if pick_up(ctx, tp, tun, &mut pickup, false) > 0 {
+                            // A request on an idle tunnel: sent from here, and this worker,
+                            // already awake, waits for the answer.
+                            ctx.reply.expect();
                         }
                     }
                 }
@@ -496,58 +587,132 @@ fn flush_tuns(ctx: &InboundCtx, out: &mut Vec<(OutKey, TunOut)>, pickup: &mut Pi
             tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
         }
         o.other.clear();
-        if std::mem::take(&mut o.wrote) && *q == 0 && tuns.len() > 1 {
-            pick_up_answers(ctx, tp, tun, pickup);
+        if std::mem::take(&mut o.wrote) && tuns.len() > 1 {
+            if *q == 0 {
+                pick_up(ctx, tp, tun, pickup, false);
+            } else {
+                tun.turn().wrote();
+                if tun.turn().is_parked() {
+                    pick_up(ctx, tp, tun, pickup, true);
+                }
+            }
         }
     }
 }
 
-/// The outbound half of an inbound worker, used only by [`pick_up_answers`] (allocated on
-/// first use).
+/// The outbound half of an inbound worker, used only by [`pick_up`] (allocated on first use).
 #[derive(Default)]
 struct Pickup {
     bufs: Option<Box<OutboundBufs>>,
 }
 
-/// After writing to a tunnel's latency queue (queue 0 of several: pings, DNS, Kerberos,
-/// LDAP), reads that queue a few times and sends what it holds. The kernel delivers a TUN
-/// write to a host in another namespace, and that host's answer back to the TUN, within the
-/// write system call, so an echo reply or a DNS answer is usually waiting already: sent from
-/// here it skips waking the queue's outbound worker, a cross-vCPU wake-up of 40-90 us in a
-/// VM. That worker still wakes, finds the queue empty, and sleeps again. Only the latency
-/// queue is read: a bulk TCP queue read by two threads would reorder its segments.
-fn pick_up_answers(ctx: &InboundCtx, tp: &TunnelPath, tun: &Tun, pickup: &mut Pickup) -> u64 {
+/// Right after writing to one of a tunnel's queues, reads that queue and sends what it holds,
+/// when the queue's outbound worker would otherwise wake for it:
+///
+/// * the latency queue (`bulk == false`: queue 0 of several: pings, DNS, Kerberos, LDAP): a
+///   few reads. The kernel delivers a TUN write to a host in another namespace, and that
+///   host's answer back to the TUN, within the write system call, so an echo reply or a DNS
+///   answer is usually waiting already: sent from here it skips waking the queue's outbound
+///   worker, a cross-vCPU wake-up of 40-90 us in a VM;
+/// * a parked bulk queue (`bulk == true`): the ACKs of the stream just written, until the
+///   queue holds something else (bulk data leaving), which hands it back to its outbound
+///   worker (`io::queue_turn`).
+///
+/// Only the holder of the queue's turn reads it, so packets leave in the order they were
+/// read. Returns the datagrams sent.
+fn pick_up(ctx: &InboundCtx, tp: &TunnelPath, tun: &Tun, pickup: &mut Pickup, bulk: bool) -> u64 {
+    let turn = tun.turn();
     // The tunnel's ESP leaves from its own address's socket; this worker has one socket.
     if tp.local_ip != Some(ctx.sock.local_addr().ip()) {
+        if bulk {
+            turn.unpark();
+        }
         return 0;
     }
+    let held = if bulk {
+        // A parked worker holds the turn only for a look at its queue.
+        loop {
+            if let Some(t) = turn.try_take() {
+                break t;
+            }
+            if !turn.is_parked() {
+                return 0;
+            }
+            std::thread::yield_now();
+        }
+    } else {
+        // Its outbound worker is awake and reading: it sends them.
+        match turn.try_take() {
+            Some(t) => t,
+            None => return 0,
+        }
+    };
     let bufs = pickup
         .bufs
         .get_or_insert_with(|| Box::new(OutboundBufs::new()));
     let sent_before = bufs.arena.datagrams;
-    for _ in 0..PICKUP_READS {
-        if bufs.read_one(tp, tun, &ctx.sock).is_err() {
-            break;
+    let limit = if bulk {
+        BULK_PICKUP_READS
+    } else {
+        PICKUP_READS
+    };
+    let mut hand_back = bulk;
+    for _ in 0..limit {
+        match bufs.read_one(tp, tun, &ctx.sock) {
+            Ok(true) => {}
+            // Bulk data leaving: its outbound worker's job.
+            Ok(false) if bulk => break,
+            Ok(false) => {}
+            Err(_) => {
+                hand_back = false;
+                break;
+            }
         }
     }
     if bufs.has_pending() {
         bufs.flush(tp, tun, &ctx.sock);
     }
+    drop(held);
+    if hand_back {
+        turn.unpark();
+    }
     let sent = bufs.arena.datagrams - sent_before;
     if sent > 0 {
-        tp.answers_sent_inline.fetch_add(sent, Ordering::Relaxed);
+        let counter = if bulk {
+            &tp.bulk_sent_inline
+        } else {
+            &tp.answers_sent_inline
+        };
+        counter.fetch_add(sent, Ordering::Relaxed);
     }
     sent
 }
 
-/// The latency queues (queue 0 of several) of the tunnels sending from this worker's socket,
-/// at most [`MAX_WATCHED`]: while traffic is sparse the worker sleeps on them too, sends a
-/// request itself ([`pick_up_answers`]) and stays awake for its answer, instead of the queue's
-/// outbound worker waking and then this one waking again for the answer.
-fn latency_queues(ctx: &InboundCtx, watched: &mut Vec<(Arc<TunnelPath>, Arc<Tun>)>) {
+/// What an idle inbound worker also sleeps on, first the parked bulk queues of the tunnels
+/// sending from its socket (always), then their latency queues (queue 0 of several; only while
+/// traffic is sparse), at most [`MAX_WATCHED`] in all; returns the number of bulk queues.
+///
+/// Sparse traffic: the worker sends a request itself ([`pick_up`]) and stays awake for its
+/// answer, instead of the queue's outbound worker waking and then this one waking again for
+/// the answer. A parked queue that does not fit is handed back to its outbound worker.
+fn watched_queues(ctx: &InboundCtx, watched: &mut Vec<(Arc<TunnelPath>, Arc<Tun>)>) -> usize {
     watched.clear();
     let ip = Some(ctx.sock.local_addr().ip());
-    for (tp, tuns) in ctx.tunnels.load().values() {
+    let tunnels = ctx.tunnels.load();
+    for (tp, tuns) in tunnels.values() {
+        if tuns.len() < 2 || tp.local_ip != ip {
+            continue;
+        }
+        for tun in tuns.iter().skip(1).filter(|t| t.turn().is_parked()) {
+            if watched.len() < MAX_WATCHED {
+                watched.push((tp.clone(), tun.clone()));
+            } else {
+                tun.turn().unpark();
+            }
+        }
+    }
+    let parked = watched.len();
+    for (tp, tuns) in tunnels.values() {
         if watched.len() == MAX_WATCHED {
             break;
         }
@@ -555,6 +720,7 @@ fn latency_queues(ctx: &InboundCtx, watched: &mut Vec<(Arc<TunnelPath>, Arc<Tun>
             watched.push((tp.clone(), tuns[0].clone()));
         }
     }
+    parked
 }
 
 /// What one inbound worker writes to one tunnel's TUN: TCP merged into super-packets by our

@@ -137,8 +137,13 @@ impl ControlPlane {
                 q.clone(),
                 k,
                 sock.clone(),
-                // The latency queue's requests are answered through the inbound worker.
-                (k == 0).then(|| reply.clone()),
+                // The latency queue's requests are answered through the inbound worker,
+                // which also sends the ACKs of the streams it writes to a bulk queue.
+                match (k, tuns.len()) {
+                    (_, 1) => fast_path::QueueRole::Only(reply.clone()),
+                    (0, _) => fast_path::QueueRole::Latency(reply.clone()),
+                    _ => fast_path::QueueRole::Bulk(reply.clone()),
+                },
                 self.waker.clone(),
             );
             match w {

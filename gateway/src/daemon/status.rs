@@ -160,6 +160,8 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                 dpd_failures: t.dpd_failures,
                 ike_retransmits: t.ike_retransmits,
                 answers_sent_inline: t.path.answers_sent_inline.load(Ordering::Relaxed),
+                bulk_sent_inline: t.path.bulk_sent_inline.load(Ordering::Relaxed),
+                bulk_parks: t.path.bulk_parks.load(Ordering::Relaxed),
                 last_error: t.last_error.clone(),
                 peer_proposals: t.peer_proposals.clone(),
             }

@@ -11,6 +11,7 @@ pub mod nat_t;
 pub mod netns;
 pub mod packet_batch;
 pub mod poll;
+pub mod queue_turn;
 pub mod recv_backlog;
 pub mod reply_watch;
 pub mod routes;

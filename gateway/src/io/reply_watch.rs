@@ -149,15 +149,17 @@ impl ReplyWatch {
     }
 
     /// Waits until `fd` is readable, `shutdown` fires or `idle` passes, like
-    /// [`poll::wait_readable`], but without sleeping while an answer is expected. While the
-    /// traffic is sparse, a sleep also ends when one of `also` becomes readable (bit `1 + i` of
-    /// the result for `also[i]`; bit 0 is `fd`). `generation` is what
+    /// [`poll::wait_readable`], but without sleeping while an answer is expected. A sleep also
+    /// ends when one of the first `always` of `also` becomes readable, and while the traffic
+    /// is sparse, when any of `also` does (bit `1 + i` of the result for `also[i]`; bit 0 is
+    /// `fd`). `generation` is what
     /// [`ReplyWatch::generation`] said before `also` was gathered. A nudge ends the wait
     /// (timed out), so that the caller gathers `also` afresh and calls again.
     pub fn wait(
         &self,
         fd: BorrowedFd<'_>,
         also: &[BorrowedFd<'_>],
+        always: usize,
         generation: u64,
         shutdown: &Waker,
         idle: Duration,
@@ -189,10 +191,11 @@ impl ReplyWatch {
             let mut fds = [fd; poll::MAX_POLL_FDS];
             fds[1] = self.nudge.as_fd();
             let extra = if self.watching_now() {
-                also.len().min(poll::MAX_POLL_FDS - 2)
+                also.len()
             } else {
-                0
-            };
+                always.min(also.len())
+            }
+            .min(poll::MAX_POLL_FDS - 2);
             fds[2..2 + extra].copy_from_slice(&also[..extra]);
             let slept_from = Instant::now();
             let r = poll::wait_readable(&fds[..2 + extra], Some(shutdown), Some(idle));
@@ -226,7 +229,7 @@ mod tests {
         let (_a, b) = UnixDatagram::pair().unwrap();
         let t = Instant::now();
         let r = w
-            .wait(b.as_fd(), &[], 0, &shutdown, Duration::from_millis(30))
+            .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_millis(30))
             .unwrap();
         assert!(r.timed_out());
         assert!(t.elapsed() >= Duration::from_millis(25));
@@ -247,7 +250,7 @@ mod tests {
                 waits += 1;
                 let gen = w2.generation();
                 let r = w2
-                    .wait(b.as_fd(), &[], gen, &s2, Duration::from_secs(30))
+                    .wait(b.as_fd(), &[], 0, gen, &s2, Duration::from_secs(30))
                     .unwrap();
                 if !r.timed_out() {
                     return (r, b, waits);
@@ -285,7 +288,7 @@ mod tests {
         w.expect();
         let t = Instant::now();
         let r = w
-            .wait(b.as_fd(), &[], 0, &shutdown, Duration::from_millis(40))
+            .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_millis(40))
             .unwrap();
         assert!(r.timed_out());
         // ~20 ms spinning, then ~40 ms asleep.
@@ -305,7 +308,7 @@ mod tests {
         w.expect();
         shutdown.wake().unwrap();
         let r = w
-            .wait(b.as_fd(), &[], 0, &shutdown, Duration::from_secs(30))
+            .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_secs(30))
             .unwrap();
         assert!(r.woken);
     }
@@ -333,7 +336,7 @@ mod tests {
         let (a, b) = UnixDatagram::pair().unwrap();
         a.send(b"x").unwrap();
         let r = w
-            .wait(b.as_fd(), &[], 0, &shutdown, Duration::from_secs(5))
+            .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_secs(5))
             .unwrap();
         assert!(r.is_ready(0));
         assert!(!w.quiet.load(Ordering::Relaxed));
@@ -351,23 +354,38 @@ mod tests {
                 b.as_fd(),
                 &[b.as_fd(), d.as_fd()],
                 0,
+                0,
                 &shutdown,
                 Duration::from_secs(5),
             )
             .unwrap();
         assert!(!r.is_ready(0) && !r.is_ready(1) && r.is_ready(2), "{r:?}");
-        // A busy receiver only waits for its own descriptor.
+        // A busy receiver only waits for its own descriptor...
         w.quiet.store(false, Ordering::Relaxed);
         let r = w
             .wait(
                 b.as_fd(),
                 &[d.as_fd()],
                 0,
+                0,
                 &shutdown,
                 Duration::from_millis(20),
             )
             .unwrap();
         assert!(r.timed_out(), "{r:?}");
+        // ...and the ones it must always watch (parked bulk queues), which come first.
+        let (_e, f) = UnixDatagram::pair().unwrap();
+        let r = w
+            .wait(
+                b.as_fd(),
+                &[d.as_fd(), f.as_fd()],
+                1,
+                0,
+                &shutdown,
+                Duration::from_secs(5),
+            )
+            .unwrap();
+        assert!(r.is_ready(1) && !r.is_ready(2), "{r:?}");
     }
 
     #[test]
@@ -384,6 +402,7 @@ mod tests {
             .wait(
                 b.as_fd(),
                 &[d.as_fd()],
+                0,
                 gen,
                 &shutdown,
                 Duration::from_secs(30),
@@ -395,8 +414,15 @@ mod tests {
         let (w2, s2) = (w.clone(), shutdown.clone());
         let sleeper = std::thread::spawn(move || {
             let gen = w2.generation();
-            w2.wait(b.as_fd(), &[d.as_fd()], gen, &s2, Duration::from_secs(30))
-                .unwrap()
+            w2.wait(
+                b.as_fd(),
+                &[d.as_fd()],
+                0,
+                gen,
+                &s2,
+                Duration::from_secs(30),
+            )
+            .unwrap()
         });
         while !w.sleeping.load(Ordering::SeqCst) {
             assert!(t.elapsed() < Duration::from_secs(10), "never slept");
@@ -417,7 +443,7 @@ mod tests {
             let t = std::thread::spawn(move || {
                 let (_a, b) = UnixDatagram::pair().unwrap();
                 let gen = w2.generation();
-                w2.wait(b.as_fd(), &[], gen, &s2, Duration::from_secs(30))
+                w2.wait(b.as_fd(), &[], 0, gen, &s2, Duration::from_secs(30))
                     .unwrap()
             });
             let start = Instant::now();

@@ -12,6 +12,7 @@ use tun_rs::{DeviceBuilder, SyncDevice, VIRTIO_NET_HDR_LEN};
 
 use super::packet_batch::PacketBatch;
 use super::poll::{self, Readiness, Waker};
+use super::queue_turn::QueueTurn;
 
 /// How to create the TUN device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +64,8 @@ pub struct Tun {
     /// Reads dropped because tun-rs could not split them (malformed virtio header, too many
     /// segments for the batch).
     malformed: AtomicU64,
+    /// Which thread reads this queue (its outbound worker, or the inbound worker).
+    turn: QueueTurn,
 }
 
 impl Tun {
@@ -121,6 +124,7 @@ impl Tun {
             ifindex,
             offload,
             malformed: AtomicU64::new(0),
+            turn: QueueTurn::new()?,
         })
     }
 
@@ -134,6 +138,7 @@ impl Tun {
             ifindex: self.ifindex,
             offload: self.offload,
             malformed: AtomicU64::new(0),
+            turn: QueueTurn::new()?,
         })
     }
 
@@ -151,6 +156,11 @@ impl Tun {
 
     pub fn offload(&self) -> TunOffload {
         self.offload
+    }
+
+    /// The turn-taking of the threads that read this queue.
+    pub fn turn(&self) -> &QueueTurn {
+        &self.turn
     }
 
     /// Reads dropped as unsplittable so far.
@@ -309,6 +319,12 @@ impl Tun {
         timeout: Option<Duration>,
     ) -> io::Result<Readiness> {
         poll::wait_readable(&[self.dev.as_fd()], waker, timeout)
+    }
+
+    /// Whether a read would find a packet now (nothing is read).
+    pub fn is_readable(&self) -> bool {
+        self.wait_readable(None, Some(Duration::ZERO))
+            .is_ok_and(|r| r.is_ready(0))
     }
 }
 
