@@ -1,4 +1,4 @@
-//! Whose turn it is to read a bulk TUN queue: its outbound worker, or the inbound worker that
+//! Whose turn it is to read a TUN queue: its outbound worker, or the inbound worker that
 //! writes the queue's other direction.
 //!
 //! A TCP stream arriving through the tunnel is written to one bulk queue of the TUN, and the
@@ -14,7 +14,9 @@
 //! goes back to its outbound worker.
 //!
 //! Order inside a queue is kept by the *turn*: a thread holds it from its first read of the
-//! queue until the datagrams it read are sent, and only one thread holds it at a time.
+//! queue until the datagrams it read are sent, and only one thread holds it at a time. The
+//! latency queue (queue 0), which the inbound worker also reads for answers, uses the turn
+//! too; only bulk queues park.
 
 use super::poll::Waker;
 use std::io;
@@ -116,7 +118,9 @@ impl QueueTurn {
 
     /// Gives the queue back to its outbound worker and wakes it (no-op if it is not parked).
     pub fn unpark(&self) {
-        if self.parked.swap(false, Ordering::SeqCst) {
+        // (A plain load first: the outbound worker calls this after every read of bulk data,
+        // and the queue is almost never parked then.)
+        if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
             // A failed wake-up only delays the hand-back to the next look.
             let _ = self.unpark.wake();
         }
