@@ -11,6 +11,9 @@ pub struct BenchConfig {
     pub quick: bool,
     /// Duration of each iperf3 run.
     pub iperf_secs: u32,
+    /// Runs per TCP row (`--tcp-runs`); the row shows their median. On this machine one
+    /// TCP run varies by ±10 % (docs/fast-path.md, "Two throughput phases").
+    pub tcp_runs: u32,
     /// Size of the SMB test file.
     pub smb_bytes: u64,
     /// Pings per latency measurement.
@@ -34,7 +37,8 @@ pub struct BenchConfig {
 
 pub const USAGE: &str = "\
 usage: bench [--quick] [--only KIND,KIND..] [--out FILE] [--ipsecgw BIN] [--boringtun BIN]
-             [--iperf-secs N] [--smb-mib N] [--pings N] [--no-smb] [--settle-secs N]
+             [--iperf-secs N] [--tcp-runs N] [--smb-mib N] [--pings N] [--no-smb]
+             [--settle-secs N]
        bench --probe-vcpus   (where the host runs CPU 0 and 1: one cache-line round trip)
 kinds: plain, ipsecgw, ipsecgw-strongswan, strongswan, wireguard-go, boringtun (default: all)";
 
@@ -48,6 +52,7 @@ impl BenchConfig {
         let mut ipsecgw = root.join("target/release/ipsecgw");
         let mut boringtun = root.join("target/bench-tools/bin/boringtun-cli");
         let (mut secs, mut mib, mut pings, mut settle) = (None, None, None, None);
+        let mut tcp_runs = None;
         let mut no_smb = false;
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -64,6 +69,7 @@ impl BenchConfig {
                 "--ipsecgw" => ipsecgw = PathBuf::from(val("--ipsecgw")?),
                 "--boringtun" => boringtun = PathBuf::from(val("--boringtun")?),
                 "--iperf-secs" => secs = Some(num(&val("--iperf-secs")?)?),
+                "--tcp-runs" => tcp_runs = Some(num(&val("--tcp-runs")?)?),
                 "--smb-mib" => mib = Some(num(&val("--smb-mib")?)?),
                 "--pings" => pings = Some(num(&val("--pings")?)?),
                 "--settle-secs" => settle = Some(num(&val("--settle-secs")?)?),
@@ -81,12 +87,16 @@ impl BenchConfig {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
+        if tcp_runs == Some(0) {
+            return Err(format!("--tcp-runs must be at least 1\n{USAGE}"));
+        }
         if kinds.is_empty() {
             return Err(format!("--only names no tunnel kind\n{USAGE}"));
         }
         Ok(BenchConfig {
             quick,
             iperf_secs: secs.unwrap_or(if quick { 3 } else { 10 }) as u32,
+            tcp_runs: tcp_runs.unwrap_or(if quick { 1 } else { 3 }) as u32,
             smb_bytes: mib.unwrap_or(if quick { 128 } else { 1024 }) << 20,
             ping_count: pings.unwrap_or(if quick { 100 } else { 400 }) as u32,
             kinds,
@@ -120,5 +130,17 @@ mod tests {
         assert_eq!(c.settle_secs, 5);
         let e = BenchConfig::parse(&args("--settle-secs soon")).unwrap_err();
         assert!(e.contains("not a number"), "{e}");
+    }
+
+    #[test]
+    fn tcp_rows_take_the_median_of_three_runs_unless_quick() {
+        assert_eq!(BenchConfig::parse(&[]).unwrap().tcp_runs, 3);
+        assert_eq!(BenchConfig::parse(&args("--quick")).unwrap().tcp_runs, 1);
+        assert_eq!(
+            BenchConfig::parse(&args("--tcp-runs 5")).unwrap().tcp_runs,
+            5
+        );
+        let e = BenchConfig::parse(&args("--tcp-runs 0")).unwrap_err();
+        assert!(e.contains("at least 1"), "{e}");
     }
 }

@@ -17,6 +17,10 @@ pub enum Metric {
     Udp1400Loss,
     Udp64Kpps,
     Udp64Loss,
+    Udp1400SentKpps,
+    Udp1400ArrivedKpps,
+    Udp64SentKpps,
+    Udp64ArrivedKpps,
     SmbGet,
     SmbPut,
     PingIdleP50,
@@ -39,6 +43,10 @@ impl Metric {
             Metric::Udp1400Loss => "loss",
             Metric::Udp64Kpps => "UDP 64 B kpps",
             Metric::Udp64Loss => "loss",
+            Metric::Udp1400SentKpps => "1400 B sent",
+            Metric::Udp1400ArrivedKpps => "1400 B at the VNet host",
+            Metric::Udp64SentKpps => "64 B sent",
+            Metric::Udp64ArrivedKpps => "64 B at the VNet host",
             Metric::SmbGet => "SMB get",
             Metric::SmbPut => "SMB put",
             Metric::PingIdleP50 => "idle p50",
@@ -61,6 +69,10 @@ impl Metric {
             Metric::Udp1400Loss => "udp1400_up_loss_percent",
             Metric::Udp64Kpps => "udp64_up_kpps",
             Metric::Udp64Loss => "udp64_up_loss_percent",
+            Metric::Udp1400SentKpps => "udp1400_up_sent_kpps",
+            Metric::Udp1400ArrivedKpps => "udp1400_up_arrived_kpps",
+            Metric::Udp64SentKpps => "udp64_up_sent_kpps",
+            Metric::Udp64ArrivedKpps => "udp64_up_arrived_kpps",
             Metric::SmbGet => "smb_get_mbps",
             Metric::SmbPut => "smb_put_mbps",
             Metric::PingIdleP50 => "ping_idle_p50_ms",
@@ -108,6 +120,15 @@ const THROUGHPUT: [Metric; 10] = [
     Metric::SmbPut,
 ];
 
+/// Where the datagrams of the two UDP floods went, in kpps.
+const UDP_PATH: [Metric; 5] = [
+    Metric::Udp1400SentKpps,
+    Metric::Udp1400ArrivedKpps,
+    Metric::Udp64SentKpps,
+    Metric::Udp64ArrivedKpps,
+    Metric::Udp64Kpps,
+];
+
 const LATENCY_CPU: [Metric; 6] = [
     Metric::PingIdleP50,
     Metric::PingIdleP99,
@@ -127,6 +148,8 @@ pub struct KindResult {
     /// Cross-vCPU cache-line round trip (ns) just before and just after each iperf3 run
     /// (`measure::placement`); `None` where the probe gave no answer.
     pub placement: BTreeMap<Metric, (Option<f64>, Option<f64>)>,
+    /// Every run of a repeated row (TCP, Mbit/s) in run order; the row shows their median.
+    pub runs: BTreeMap<Metric, Vec<f64>>,
     /// Wall time of the whole kind (setup, measurements, teardown), seconds.
     pub secs: f64,
 }
@@ -138,6 +161,7 @@ impl KindResult {
             setup: Err("not run".into()),
             values: BTreeMap::new(),
             placement: BTreeMap::new(),
+            runs: BTreeMap::new(),
             secs: 0.0,
         }
     }
@@ -306,7 +330,8 @@ impl Report {
             "\n## Throughput (Mbit/s unless noted)\n\n\
              AWS→Azure is VPC host → VNet host. UDP: one iperf3 stream at full rate (`-b 0`), \
              1400-byte IP packets (1372-byte payload, the largest that fits the 1400-byte tunnel MTU) \
-             and 64-byte payloads; goodput and loss at the receiver. SMB: smbclient in the VPC host, \
+             and 64-byte payloads; goodput and loss at the receiver. TCP: the median of the \
+             runs named in the settings above (all runs are in the JSON twin). SMB: smbclient in the VPC host, \
              smbd in the VNet host. {base}\n"
         );
         self.table(&mut out, &THROUGHPUT);
@@ -319,6 +344,23 @@ impl Report {
              forwarding and the tunnel), per GB.\n"
         );
         self.table(&mut out, &LATENCY_CPU);
+        if self
+            .results
+            .iter()
+            .any(|r| r.values.contains_key(&Metric::Udp64ArrivedKpps))
+        {
+            let _ = writeln!(
+                out,
+                "\n## UDP floods: where the datagrams went (kpps)\n\n\
+                 Sent: by the iperf3 client in the VPC host. At the VNet host: datagrams that \
+                 reached its UDP layer (`/proc/net/snmp` InDatagrams + InErrors), including \
+                 those dropped because the receiving iperf3's socket buffer was full. Read: what \
+                 iperf3 received (the UDP 64 B column above). Sent minus at the VNet host is \
+                 lost on the way (the tunnel); at the VNet host minus read is lost because the \
+                 receiving iperf3, one `read` per datagram, got too little CPU.\n"
+            );
+            self.table(&mut out, &UDP_PATH);
+        }
         self.placement_table(&mut out);
         let _ = writeln!(out, "\n## Crypto ceiling (one core)\n");
         for (k, v) in &self.crypto {
@@ -386,9 +428,15 @@ impl Report {
                     .iter()
                     .map(|(m, (b, a))| (m.key().into(), json!({ "before": b, "after": a })))
                     .collect();
+                let runs: Map<String, Value> = r
+                    .runs
+                    .iter()
+                    .map(|(m, v)| (m.key().into(), json!(v)))
+                    .collect();
                 json!({
                     "kind": r.kind.id(),
                     "vcpu_rtt_ns": placement,
+                    "runs": runs,
                     "label": r.kind.label(),
                     "setup": match &r.setup { Ok(d) => json!({"ok": d}), Err(e) => json!({"failed": e}) },
                     "seconds": r.secs,
@@ -440,6 +488,35 @@ mod tests {
         assert!(md.contains("smb_get_mbps: smbd died badly"), "{md}");
         assert_eq!(rep.json()["results"][0]["values"]["tcp1_up_mbps"], 1000.0);
         assert!(!md.contains("vCPU placement"), "no probe, no table: {md}");
+        assert!(
+            !md.contains("where the datagrams went"),
+            "no counts, no table: {md}"
+        );
+    }
+
+    #[test]
+    fn udp_path_table_shows_sent_arrived_and_read() {
+        let mut r = result(Kind::Ipsecgw, 1000.0);
+        r.values.insert(Metric::Udp64SentKpps, Ok(188.0));
+        r.values.insert(Metric::Udp64ArrivedKpps, Ok(187.9));
+        r.values.insert(Metric::Udp64Kpps, Ok(90.4));
+        let rep = Report {
+            results: vec![r],
+            ..Report::default()
+        };
+        let md = rep.markdown();
+        assert!(
+            md.contains("## UDP floods: where the datagrams went"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ipsecgw ↔ ipsecgw | – | – | 188 | 188 | 90.4 |"),
+            "{md}"
+        );
+        assert_eq!(
+            rep.json()["results"][0]["values"]["udp64_up_arrived_kpps"],
+            187.9
+        );
     }
 
     #[test]

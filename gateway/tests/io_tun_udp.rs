@@ -140,6 +140,30 @@ fn tun_roundtrip(offload: bool) {
             assert_eq!(&buf[..n], &[i; 500][..]);
         }
 
+        // TUN -> kernel through our UDP coalescer (where the TUN has USO): 20 datagrams of
+        // 500 bytes and a shorter last one become one GSO_UDP_L4 write, which the kernel cuts
+        // back into 21 datagrams with valid checksums (the socket drops bad ones).
+        if offload && tun.offload().udp_gso {
+            eprintln!("UDP coalescer: 21 datagrams in one USO write");
+            let mut c = gateway::io::tun_gro::Coalescer::udp();
+            let sizes: Vec<usize> = (0..20).map(|_| 500).chain([200]).collect();
+            for (i, len) in sizes.iter().enumerate() {
+                let b =
+                    PacketBuilder::ipv4(REMOTE.octets(), TUN_ADDR.octets(), 64).udp(7778, rx_port);
+                let mut pkt = Vec::new();
+                b.write(&mut pkt, &vec![i as u8 + 1; *len]).unwrap();
+                assert!(c.is_candidate(&pkt));
+                c.push(&tun, &pkt).unwrap();
+            }
+            c.flush(&tun).unwrap();
+            assert_eq!((c.writes, c.segments), (1, 21), "one write of 21 datagrams");
+            for (i, len) in sizes.iter().enumerate() {
+                let (n, from) = rx.recv_from(&mut buf).expect("coalesced datagram from TUN");
+                assert_eq!(from, SocketAddr::from((REMOTE, 7778)));
+                assert_eq!(&buf[..n], &vec![i as u8 + 1; *len][..], "datagram {i}");
+            }
+        }
+
         // Multi-queue: a second queue opens.
         let q2 = tun.clone_queue().expect("second queue");
         assert_eq!(q2.ifindex(), tun.ifindex());

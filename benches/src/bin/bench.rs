@@ -92,10 +92,12 @@ fn run(cfg: &BenchConfig) -> interop_tests::Result<bool> {
             &cfg.boringtun_bin.to_string_lossy(),
         ),
         settings: format!(
-            "{}iperf3 {} s per run, SMB file {} MiB, {} pings per latency series, tunnel MTU {}, \
-             EC2-style 1:1 NAT between the gateways, {} s idle before each tunnel kind",
+            "{}iperf3 {} s per run, TCP rows the median of {} runs, SMB file {} MiB, {} pings \
+             per latency series, tunnel MTU {}, EC2-style 1:1 NAT between the gateways, {} s \
+             idle before each tunnel kind",
             if cfg.quick { "--quick: " } else { "" },
             cfg.iperf_secs,
+            cfg.tcp_runs,
             cfg.smb_bytes >> 20,
             cfg.ping_count,
             benches::tunnels::TUNNEL_MTU,

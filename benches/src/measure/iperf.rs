@@ -45,6 +45,11 @@ impl Outcome {
         (self.packets.saturating_sub(self.lost)) as f64 / self.seconds.max(1e-9)
     }
 
+    /// UDP datagrams the sender sent per second (the receiver's count, lost ones included).
+    pub fn sent_pps(&self) -> f64 {
+        self.packets as f64 / self.seconds.max(1e-9)
+    }
+
     pub fn loss_percent(&self) -> f64 {
         if self.packets == 0 {
             0.0

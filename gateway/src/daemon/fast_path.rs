@@ -16,7 +16,7 @@ use crate::dataplane::{flow_queue, icmp_ptb, mss_clamp};
 use crate::io::queue_turn::{PARK_AFTER, SMALL_PACKET};
 use crate::io::recv_backlog::RecvBacklog;
 use crate::io::reply_watch::PARKED_LOOK;
-use crate::io::tun_gro::TcpCoalescer;
+use crate::io::tun_gro::Coalescer;
 use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
 use crate::io::udp::{RecvDatagram, GRO_BUFFER_BYTES};
 use crate::io::{PacketBatch, ReplyWatch, Tun, TxArena, UdpBatchSocket, Waker};
@@ -580,7 +580,8 @@ fn flush_tuns(ctx: &InboundCtx, out: &mut Vec<(OutKey, TunOut)>, pickup: &mut Pi
         let Some(tun) = tuns.get(*q) else {
             continue;
         };
-        if o.tcp.flush(tun).is_err() {
+        let (tcp, udp) = (o.tcp.flush(tun), o.udp.flush(tun));
+        if tcp.is_err() || udp.is_err() {
             tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
         }
         if !o.other.is_empty() && tun.send_batch(&mut o.other).is_err() {
@@ -723,10 +724,11 @@ fn watched_queues(ctx: &InboundCtx, watched: &mut Vec<(Arc<TunnelPath>, Arc<Tun>
     parked
 }
 
-/// What one inbound worker writes to one tunnel's TUN: TCP merged into super-packets by our
-/// own coalescer, everything else batched through tun-rs (which coalesces UDP).
+/// What one inbound worker writes to one tunnel's TUN: TCP, and UDP where the TUN has USO,
+/// merged into super-packets by our own coalescers; everything else batched through tun-rs.
 struct TunOut {
-    tcp: TcpCoalescer,
+    tcp: Coalescer,
+    udp: Coalescer,
     other: PacketBatch,
     /// Something was pushed since the last flush.
     wrote: bool,
@@ -735,7 +737,8 @@ struct TunOut {
 impl TunOut {
     fn new() -> Self {
         Self {
-            tcp: TcpCoalescer::new(),
+            tcp: Coalescer::tcp(),
+            udp: Coalescer::udp(),
             other: PacketBatch::for_tun(TUN_BATCH),
             wrote: false,
         }
@@ -743,11 +746,17 @@ impl TunOut {
 
     fn push(&mut self, tp: &TunnelPath, tun: &Tun, inner: &[u8]) {
         self.wrote = true;
-        if tun.offload().tcp_gso && TcpCoalescer::is_candidate(inner) {
-            if self.tcp.push(tun, inner).is_err() {
-                tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
+        let offload = tun.offload();
+        for (on, c) in [
+            (offload.tcp_gso, &mut self.tcp),
+            (offload.udp_gso, &mut self.udp),
+        ] {
+            if on && c.is_candidate(inner) {
+                if c.push(tun, inner).is_err() {
+                    tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
             }
-            return;
         }
         if self.other.len() == self.other.capacity() {
             if tun.send_batch(&mut self.other).is_err() {

@@ -176,7 +176,7 @@ impl Tun {
     }
 
     /// One raw write: with offload, a virtio-net header followed by one (possibly GSO)
-    /// packet ([`super::tun_gro::TcpCoalescer`]); without, one IP packet.
+    /// packet ([`super::tun_gro::Coalescer`]); without, one IP packet.
     pub fn send_raw(&self, buf: &[u8]) -> io::Result<usize> {
         self.dev.send(buf)
     }
