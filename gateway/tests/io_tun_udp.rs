@@ -153,7 +153,7 @@ fn tun_roundtrip(offload: bool) {
                 let mut pkt = Vec::new();
                 b.write(&mut pkt, &vec![i as u8 + 1; *len]).unwrap();
                 assert!(c.is_candidate(&pkt));
-                c.push(&tun, &pkt).unwrap();
+                c.push(&tun, &pkt).expect("UDP is the coalescer's").unwrap();
             }
             c.flush(&tun).unwrap();
             assert_eq!((c.writes, c.segments), (1, 21), "one write of 21 datagrams");

@@ -751,12 +751,13 @@ impl TunOut {
             (offload.tcp_gso, &mut self.tcp),
             (offload.udp_gso, &mut self.udp),
         ] {
-            if on && c.is_candidate(inner) {
-                if c.push(tun, inner).is_err() {
-                    tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
-                }
-                return;
+            let Some(written) = on.then(|| c.push(tun, inner)).flatten() else {
+                continue;
+            };
+            if written.is_err() {
+                tp.drops.tun_write_failed.fetch_add(1, Ordering::Relaxed);
             }
+            return;
         }
         if self.other.len() == self.other.capacity() {
             if tun.send_batch(&mut self.other).is_err() {

@@ -46,7 +46,7 @@ pub const MAX_MERGED: usize = 64;
 
 /// The transport a coalescer merges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum L4 {
+enum L4 {
     Tcp,
     Udp,
 }
@@ -244,32 +244,27 @@ impl Coalescer {
         }
     }
 
-    /// Adds a packet (see [`Coalescer::is_candidate`]); writes what was pending first when it
-    /// cannot join. Errors are write errors (the packet is still taken).
-    pub fn push(&mut self, tun: &Tun, pkt: &[u8]) -> io::Result<()> {
-        if self.try_join(pkt)? {
-            return Ok(());
+    /// Takes `pkt` if it is this coalescer's transport (`None`: it is not, the caller writes
+    /// it another way); writes what was pending first when it cannot join. `Some(Err)` is a
+    /// write error (the packet is still taken).
+    pub fn push(&mut self, tun: &Tun, pkt: &[u8]) -> Option<io::Result<()>> {
+        let s = self.shape(pkt)?;
+        if self.try_join(pkt, &s) {
+            return Some(Ok(()));
         }
         let r = self.flush(tun);
-        self.start(pkt)?;
-        r
+        Some(self.start(pkt, s).and(r))
     }
 
-    /// Appends `pkt` to the pending packet if it joins; `Ok(false)` if it does not.
-    fn try_join(&mut self, pkt: &[u8]) -> io::Result<bool> {
-        let Some(s) = self.shape(pkt) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not this transport",
-            ));
-        };
-        if !self.joins(pkt, &s) {
-            return Ok(false);
+    /// Appends `pkt` (of shape `s`) to the pending packet if it joins.
+    fn try_join(&mut self, pkt: &[u8], s: &Shape) -> bool {
+        if !self.joins(pkt, s) {
+            return false;
         }
         let start = VIRTIO_NET_HDR_LEN + self.len;
         let payload = pkt.get(s.iph + s.l4h..).unwrap_or_default();
         let Some(dst) = self.buf.get_mut(start..start + payload.len()) else {
-            return Ok(false);
+            return false;
         };
         dst.copy_from_slice(payload);
         self.len += payload.len();
@@ -283,17 +278,11 @@ impl Coalescer {
                 self.closed = true;
             }
         }
-        Ok(true)
+        true
     }
 
-    /// Makes `pkt` the pending packet (nothing may be pending).
-    fn start(&mut self, pkt: &[u8]) -> io::Result<()> {
-        let Some(s) = self.shape(pkt) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not this transport",
-            ));
-        };
+    /// Makes `pkt` (of shape `s`) the pending packet (nothing may be pending).
+    fn start(&mut self, pkt: &[u8], s: Shape) -> io::Result<()> {
         let Some(dst) = self
             .buf
             .get_mut(VIRTIO_NET_HDR_LEN..VIRTIO_NET_HDR_LEN + pkt.len())
@@ -462,10 +451,22 @@ mod tests {
         p
     }
 
+    /// Makes `p` (of `c`'s transport) the pending packet.
+    fn start(c: &mut Coalescer, p: &[u8]) {
+        let s = c.shape(p).unwrap();
+        c.start(p, s).unwrap();
+    }
+
+    /// Whether `p` (of `c`'s transport) joined the pending packet.
+    fn join(c: &mut Coalescer, p: &[u8]) -> bool {
+        let s = c.shape(p).unwrap();
+        c.try_join(p, &s)
+    }
+
     /// Starts `c` with `first` and offers the rest; which of them joined.
     fn offer(c: &mut Coalescer, first: &[u8], rest: &[Vec<u8>]) -> Vec<bool> {
-        c.start(first).unwrap();
-        rest.iter().map(|p| c.try_join(p).unwrap()).collect()
+        start(c, first);
+        rest.iter().map(|p| join(c, p)).collect()
     }
 
     /// RFC 1071 sum of the IPv4 pseudo-header, folded, not complemented.
@@ -553,9 +554,9 @@ mod tests {
     fn udp_super_packet_has_uso_header_lengths_and_pseudo_sum() {
         let mut c = Coalescer::udp();
         let payloads: [&[u8]; 3] = [&[1; 64], &[2; 64], &[3; 20]];
-        c.start(&udp4(7, true, payloads[0])).unwrap();
+        start(&mut c, &udp4(7, true, payloads[0]));
         for (i, p) in payloads[1..].iter().enumerate() {
-            assert!(c.try_join(&udp4(8 + i as u16, true, p)).unwrap());
+            assert!(join(&mut c, &udp4(8 + i as u16, true, p)));
         }
         let n = c.finish().unwrap();
         let total = 20 + 8 + 64 + 64 + 20;
@@ -585,7 +586,7 @@ mod tests {
 
         // One datagram alone is written as it came, without GSO.
         let single = udp4(1, true, &[9; 30]);
-        c.start(&single).unwrap();
+        start(&mut c, &single);
         let n = c.finish().unwrap();
         let hdr = VirtioNetHdr::decode(&c.buf[..VIRTIO_NET_HDR_LEN]).unwrap();
         assert_eq!((hdr.flags, hdr.gso_type), (0, 0));
@@ -619,8 +620,9 @@ mod tests {
                 if r >> 16 & 7 == 0 {
                     p.truncate((next() as usize) % (p.len() + 1));
                 }
-                let joined = c.shape(&p).is_some() && c.try_join(&p).unwrap();
-                if !joined && (c.shape(&p).is_none() || r >> 20 & 3 == 0) {
+                let shape = c.shape(&p);
+                let joined = shape.is_some_and(|s| c.try_join(&p, &s));
+                if !joined && (shape.is_none() || r >> 20 & 3 == 0) {
                     let n = c.finish().unwrap();
                     if n > 0 {
                         let ip = &c.buf[VIRTIO_NET_HDR_LEN..n];
@@ -630,9 +632,9 @@ mod tests {
                         }
                     }
                 }
-                if !joined && c.shape(&p).is_some() {
+                if let (false, Some(s)) = (joined, shape) {
                     let _ = c.finish().unwrap();
-                    c.start(&p).unwrap();
+                    c.start(&p, s).unwrap();
                 }
             }
         }
