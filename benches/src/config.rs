@@ -33,12 +33,19 @@ pub struct BenchConfig {
     /// one's first TCP rows ran ~25% slower on this 2-vCPU VM. It does not remove that slow
     /// phase in every run (docs/fast-path.md, "Two throughput phases").
     pub settle_secs: u32,
+    /// `--tcp-cc`: the TCP congestion control of the VPC and VNet hosts, set in their
+    /// namespaces (`net.ipv4.tcp_congestion_control`). Default `cubic`: the kernel's default
+    /// and Windows' (the SMB clients), so a machine-wide setting (this lab machine's is
+    /// `bbr`) does not change the table; `--tcp-cc host` leaves what new namespaces inherit.
+    /// ipsecgw's TCP rows differ by 20-30% between BBR and CUBIC here, and strongSwan's
+    /// loaded ping p99 by 3× (docs/fast-path.md, "BBR and CUBIC").
+    pub tcp_cc: Option<String>,
 }
 
 pub const USAGE: &str = "\
 usage: bench [--quick] [--only KIND,KIND..] [--out FILE] [--ipsecgw BIN] [--boringtun BIN]
              [--iperf-secs N] [--tcp-runs N] [--smb-mib N] [--pings N] [--no-smb]
-             [--settle-secs N]
+             [--settle-secs N] [--tcp-cc cubic|bbr|host]
        bench --probe-vcpus   (where the host runs CPU 0 and 1: one cache-line round trip)
 kinds: plain, ipsecgw, ipsecgw-strongswan, strongswan, wireguard-go, boringtun (default: all)";
 
@@ -54,6 +61,7 @@ impl BenchConfig {
         let (mut secs, mut mib, mut pings, mut settle) = (None, None, None, None);
         let mut tcp_runs = None;
         let mut no_smb = false;
+        let mut tcp_cc = Some("cubic".to_string());
         let mut it = args.iter();
         while let Some(a) = it.next() {
             let mut val = |name: &str| {
@@ -73,6 +81,14 @@ impl BenchConfig {
                 "--smb-mib" => mib = Some(num(&val("--smb-mib")?)?),
                 "--pings" => pings = Some(num(&val("--pings")?)?),
                 "--settle-secs" => settle = Some(num(&val("--settle-secs")?)?),
+                "--tcp-cc" => {
+                    let v = val("--tcp-cc")?;
+                    tcp_cc = if v == "host" {
+                        None
+                    } else {
+                        Some(cc_name(&v)?)
+                    };
+                }
                 "-h" | "--help" => return Err(USAGE.to_string()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -105,7 +121,37 @@ impl BenchConfig {
             out,
             no_smb,
             settle_secs: settle.unwrap_or(if quick { 0 } else { 30 }) as u32,
+            tcp_cc,
         })
+    }
+
+    /// The congestion control the hosts' TCP uses, and where that comes from (for the report).
+    pub fn tcp_cc_in_use(&self) -> (String, &'static str) {
+        match &self.tcp_cc {
+            Some(cc) => (cc.clone(), "set in their namespaces, --tcp-cc"),
+            None => (
+                std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "unknown".into()),
+                "--tcp-cc host: this machine's default, inherited by new namespaces",
+            ),
+        }
+    }
+}
+
+/// A congestion control name as `sysctl` takes it (`cubic`, `bbr`, `reno`, ...).
+fn cc_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 16
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "--tcp-cc {s:?} is not a congestion control name (e.g. cubic or bbr; the machine \
+             offers those in /proc/sys/net/ipv4/tcp_available_congestion_control)\n{USAGE}"
+        ))
     }
 }
 
@@ -130,6 +176,24 @@ mod tests {
         assert_eq!(c.settle_secs, 5);
         let e = BenchConfig::parse(&args("--settle-secs soon")).unwrap_err();
         assert!(e.contains("not a number"), "{e}");
+    }
+
+    #[test]
+    fn tcp_congestion_control_is_cubic_unless_named() {
+        assert_eq!(
+            BenchConfig::parse(&[]).unwrap().tcp_cc.as_deref(),
+            Some("cubic")
+        );
+        assert_eq!(
+            BenchConfig::parse(&args("--tcp-cc host")).unwrap().tcp_cc,
+            None
+        );
+        let c = BenchConfig::parse(&args("--tcp-cc cubic")).unwrap();
+        assert_eq!(c.tcp_cc.as_deref(), Some("cubic"));
+        assert_eq!(c.tcp_cc_in_use().0, "cubic");
+        let e = BenchConfig::parse(&args("--tcp-cc cubic;reboot")).unwrap_err();
+        assert!(e.contains("not a congestion control name"), "{e}");
+        assert!(BenchConfig::parse(&args("--tcp-cc")).is_err());
     }
 
     #[test]

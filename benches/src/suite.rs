@@ -58,6 +58,19 @@ pub fn run_kind(kind: Kind, cfg: &BenchConfig, tools: &Tools, files: &SmbFiles) 
             return res;
         }
     };
+    if let Some(cc) = &cfg.tcp_cc {
+        // The hosts whose TCP the rows measure (and SMB's); the gateways terminate no TCP.
+        let set = [&lab.vpc, &lab.vnet]
+            .iter()
+            .try_for_each(|ns| ns.sysctl("net.ipv4.tcp_congestion_control", cc));
+        if let Err(e) = set {
+            res.setup = Err(format!(
+                "--tcp-cc {cc}: {e} (the names this kernel offers are in \
+                 /proc/sys/net/ipv4/tcp_available_congestion_control)"
+            ));
+            return res;
+        }
+    }
     match bring_up(kind, &lab, tools) {
         Err(e) => {
             log(kind, &format!("FAILED to come up: {e}"));

@@ -94,14 +94,17 @@ fn run(cfg: &BenchConfig) -> interop_tests::Result<bool> {
         settings: format!(
             "{}iperf3 {} s per run, TCP rows the median of {} runs, SMB file {} MiB, {} pings \
              per latency series, tunnel MTU {}, EC2-style 1:1 NAT between the gateways, {} s \
-             idle before each tunnel kind",
+             idle before each tunnel kind, TCP congestion control of the VPC and VNet hosts \
+             {} ({})",
             if cfg.quick { "--quick: " } else { "" },
             cfg.iperf_secs,
             cfg.tcp_runs,
             cfg.smb_bytes >> 20,
             cfg.ping_count,
             benches::tunnels::TUNNEL_MTU,
-            cfg.settle_secs
+            cfg.settle_secs,
+            cfg.tcp_cc_in_use().0,
+            cfg.tcp_cc_in_use().1,
         ),
         ..Report::default()
     };
