@@ -175,12 +175,6 @@ impl Coalescer {
         }
     }
 
-    /// Whether `pkt` is TCP (or UDP) this coalescer handles (else the caller writes it
-    /// another way, after [`Coalescer::flush`] if order with this one's packets matters).
-    pub fn is_candidate(&self, pkt: &[u8]) -> bool {
-        self.shape(pkt).is_some()
-    }
-
     fn shape(&self, pkt: &[u8]) -> Option<Shape> {
         match self.l4 {
             L4::Tcp => tcp_shape(pkt),
@@ -503,8 +497,8 @@ mod tests {
         frag[6] |= 0x20;
         assert!(udp_shape(&frag).is_none(), "fragments are never merged");
         assert!(udp_shape(&p[..27]).is_none());
-        assert!(Coalescer::udp().is_candidate(&p));
-        assert!(!Coalescer::tcp().is_candidate(&p));
+        assert!(Coalescer::udp().shape(&p).is_some());
+        assert!(Coalescer::tcp().shape(&p).is_none());
     }
 
     #[test]
