@@ -140,8 +140,9 @@ fn responder_toml(lab: &AzureLab, socket: &Path) -> String {
 }
 
 /// `[daemon]` lines for both ipsecgw instances, to compare settings (unset, the daemon's
-/// defaults for this machine): `tun_queues = N` from `BENCH_TUN_QUEUES`, `reply_spin = "D"`
-/// from `BENCH_REPLY_SPIN`.
+/// defaults for this machine): `tun_queues = N` from `BENCH_TUN_QUEUES`, and the durations
+/// `reply_spin`, `aqm_target` and `aqm_interval` from `BENCH_REPLY_SPIN`, `BENCH_AQM_TARGET`
+/// and `BENCH_AQM_INTERVAL` (e.g. `BENCH_AQM_TARGET=1ms`).
 fn daemon_extra() -> String {
     let mut extra = String::new();
     if let Ok(n) = std::env::var("BENCH_TUN_QUEUES") {
@@ -149,9 +150,15 @@ fn daemon_extra() -> String {
             extra.push_str(&format!("tun_queues = {n}\n"));
         }
     }
-    if let Ok(d) = std::env::var("BENCH_REPLY_SPIN") {
-        if !d.is_empty() {
-            extra.push_str(&format!("reply_spin = \"{d}\"\n"));
+    for (var, key) in [
+        ("BENCH_REPLY_SPIN", "reply_spin"),
+        ("BENCH_AQM_TARGET", "aqm_target"),
+        ("BENCH_AQM_INTERVAL", "aqm_interval"),
+    ] {
+        if let Ok(d) = std::env::var(var) {
+            if !d.is_empty() {
+                extra.push_str(&format!("{key} = \"{d}\"\n"));
+            }
         }
     }
     extra

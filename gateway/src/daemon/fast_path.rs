@@ -47,6 +47,10 @@ const TUN_BATCH: usize = 128;
 const UDP_BATCH: usize = 32;
 /// Receive batches the inbound worker may read ahead (allocated as needed).
 const BACKLOG_SLOTS: usize = 128;
+/// Datagrams decrypted in order between two looks at the socket within a chunk: a ping or an
+/// ACK that arrives while the worker works through bulk data waits for about this many (tens of
+/// microseconds) instead of the rest of the chunk and its TUN writes (up to 1-4 ms).
+const LOOK_EVERY: usize = 32;
 /// Datagrams it may read ahead: the standing queue under load (a few MB) belongs in the
 /// backlog, where small datagrams can overtake it, rather than in the socket's FIFO.
 const BACKLOG_DATAGRAMS: usize = 3072;
@@ -412,6 +416,8 @@ fn inbound_loop(ctx: &InboundCtx) {
     );
     // One output batch per tunnel, created on the tunnel's first packet and reused.
     let mut out: Vec<(OutKey, TunOut)> = Vec::new();
+    // What the looks within a chunk let overtake it, written at once.
+    let mut urgent_out: Vec<(OutKey, TunOut)> = Vec::new();
     let mut aqm = ctx.aqm.map(Aqm::new);
     let mut st = DecapState::new(ctx);
     let mut pickup = Pickup::default();
@@ -501,16 +507,49 @@ fn inbound_loop(ctx: &InboundCtx) {
             watched.clear();
             continue;
         }
-        // Then a chunk of the backlog in arrival order, and look at the socket again.
+        // Then a chunk of the backlog in arrival order, looking at the socket every
+        // `LOOK_EVERY` datagrams (the bulk data stays in `out` until the chunk is done).
         st.refresh(ctx);
+        let mut mark = backlog.datagrams();
         for _ in 0..UDP_BATCH {
             let Some((i, m)) = backlog.pop_front() else {
                 break;
             };
             decapsulate_in_order(&mut st, &mut backlog, (i, m), &mut out, &mut aqm);
+            if mark.saturating_sub(backlog.datagrams()) >= LOOK_EVERY {
+                if look(ctx, &mut st, &mut backlog, &mut urgent_out, &mut aqm) {
+                    flush_tuns(ctx, &mut urgent_out, &mut pickup);
+                }
+                mark = backlog.datagrams();
+            }
         }
         flush_tuns(ctx, &mut out, &mut pickup);
     }
+}
+
+/// One read of what the socket holds, within a chunk, if the backlog has room: its small
+/// datagrams are handled as at the top of the loop, into `urgent` (returns true if they need a
+/// flush), the rest joins the backlog. A failed read is left to the top of the loop.
+fn look<'a>(
+    ctx: &'a InboundCtx,
+    st: &mut DecapState<'a>,
+    backlog: &mut RecvBacklog,
+    urgent: &mut Vec<(OutKey, TunOut)>,
+    aqm: &mut Option<Aqm>,
+) -> bool {
+    let Some(i) = backlog.vacant() else {
+        return false;
+    };
+    let Some(slot) = backlog.slot_mut(i) else {
+        return false;
+    };
+    if ctx.sock.recv_batch(&mut slot.rb).is_err() {
+        return false;
+    }
+    st.refresh(ctx);
+    let any = decapsulate_small(st, backlog, i, urgent, aqm);
+    backlog.commit(i);
+    any
 }
 
 /// Right after a read into slot `i`, passes its IKE messages to the control plane and
@@ -530,25 +569,47 @@ fn decapsulate_small(
     };
     let mut any = false;
     for m in 0..n {
-        let (len, datagrams) = backlog.slot_mut(i).map_or((0, 0), |s| s.rb.message_size(m));
-        if datagrams != 1 {
-            continue;
-        }
-        // Everything still waiting ahead of it.
-        let ahead = backlog.datagrams() + backlog.waiting_before(i, m);
         let Some(slot) = backlog.slot_mut(i) else {
             return any;
         };
-        let Some(mut d) = slot.rb.message_mut(m).next() else {
+        let datagrams = slot.rb.message_size(m).1;
+        // UDP GRO joins a datagram shorter than a train's segments to the train's end
+        // (`udp_gro_receive_segment`): a ping or an ACK arriving right behind bulk data of
+        // the same peer is the last datagram of a bulk train about as often as a datagram on
+        // its own. Only that shorter tail of a train of large datagrams takes this lane; a
+        // train of small datagrams (ACKs, a flood of small packets) stays in order.
+        let stride = match datagrams {
+            0 => continue,
+            1 => None,
+            _ => match slot.rb.message_mut(m).next() {
+                Some(first) if first.data.len() > PRIORITY_LEN => Some(first.data.len()),
+                _ => continue,
+            },
+        };
+        let Some(len) = slot.rb.message_mut(m).last().map(|d| {
+            // IKE (and keepalives) always take this lane, whatever their size: IKE messages
+            // must reach the control plane in the order they came (a CREATE_CHILD_SA with a
+            // PFS key share is larger than a DELETE sent after it), and DPD must not wait
+            // behind bulk.
+            match esp::classify_udp_4500(d.data) {
+                Udp4500::Esp(_) => d.data.len(),
+                _ => 0,
+            }
+        }) else {
             continue;
         };
-        // IKE (and keepalives) always take this lane, whatever their size: IKE messages must
-        // reach the control plane in the order they came (a CREATE_CHILD_SA with a PFS key
-        // share is larger than a DELETE sent after it), and DPD must not wait behind bulk.
-        let esp = matches!(esp::classify_udp_4500(d.data), Udp4500::Esp(_));
-        if esp && len > PRIORITY_LEN {
+        if len > PRIORITY_LEN || stride.is_some_and(|s| len >= s) {
             continue;
         }
+        // Everything still waiting ahead of it: the backlog, this read's earlier messages and
+        // the rest of its own train.
+        let ahead = backlog.datagrams() + backlog.waiting_before(i, m) + datagrams - 1;
+        let Some(slot) = backlog.slot_mut(i) else {
+            return any;
+        };
+        let Some(mut d) = slot.rb.message_mut(m).last() else {
+            continue;
+        };
         let early = match open_one(st, &mut d, Some(ahead)) {
             Opened::Deferred => continue,
             Opened::Handled => None,
@@ -564,6 +625,7 @@ fn decapsulate_small(
         };
         match early {
             Some((start, end, spi)) => slot.set_early(m, start, end, spi),
+            None if stride.is_some() => slot.take_tail(m),
             None => backlog.mark_done(i, m),
         }
     }
@@ -1003,16 +1065,21 @@ fn decapsulate_in_order(
     let Some(slot) = backlog.slot_mut(i) else {
         return;
     };
-    if let Some((start, end, spi)) = slot.take_early(m) {
-        let path = st.path_of(spi);
-        if let (Some(path), Some(d)) = (path, slot.rb.message_mut(m).next()) {
-            if let Some(inner) = d.data.get_mut(start..end) {
+    // The last datagram may have been taken out of order (`decapsulate_small`): handled
+    // already, or decrypted early and written now, in its turn.
+    let datagrams = slot.rb.message_size(m).1;
+    let early = slot.take_early(m);
+    let skip_last = early.is_some() || slot.tail_taken(m);
+    for (k, mut d) in slot.rb.message_mut(m).enumerate() {
+        if skip_last && k + 1 == datagrams {
+            let Some((start, end, spi)) = early else {
+                break;
+            };
+            if let (Some(path), Some(inner)) = (st.path_of(spi), d.data.get_mut(start..end)) {
                 deliver(st, &path, inner, d.rx_time, out, aqm);
             }
+            break;
         }
-        return;
-    }
-    for mut d in slot.rb.message_mut(m) {
         if let Opened::Inner { path, start, end } = open_one(st, &mut d, None) {
             if let Some(inner) = d.data.get_mut(start..end) {
                 deliver(st, &path, inner, d.rx_time, out, aqm);

@@ -18,24 +18,60 @@ pub struct Slot {
     pub rb: UdpRecvBatch,
     /// Next message to process in order.
     next: usize,
-    /// Messages already handled out of order (bit per message; batches hold at most 32).
+    /// Messages already handled out of order (bit per message; batches hold at most 64).
     done: u64,
-    /// Messages decrypted ahead of their turn but to be written in order, as
+    /// GRO trains whose last datagram, a shorter one the kernel joined to the train's end, was
+    /// already handled out of order (bit per message).
+    tails: u64,
+    /// Last datagrams decrypted ahead of their turn but to be written in order, as
     /// (message, plaintext start, end, SPI).
     early: Vec<(usize, usize, usize, u32)>,
 }
 
 impl Slot {
-    /// Records that message `m` was decrypted early; its plaintext is at `start..end`.
+    /// Records that the last datagram of message `m` was decrypted early; its plaintext is at
+    /// `start..end` and is written in its turn.
     pub fn set_early(&mut self, m: usize, start: usize, end: usize, spi: u32) {
         self.early.push((m, start, end, spi));
     }
 
-    /// The early decryption of message `m`, if any.
+    /// The early decryption of message `m`'s last datagram, if any.
     pub fn take_early(&mut self, m: usize) -> Option<(usize, usize, u32)> {
         let k = self.early.iter().position(|e| e.0 == m)?;
         let (_, start, end, spi) = self.early.swap_remove(k);
         Some((start, end, spi))
+    }
+
+    /// Records that the last datagram of message `m` was handled out of order: the in-order
+    /// pass skips it. (A whole message handled out of order is [`RecvBacklog::mark_done`].)
+    pub fn take_tail(&mut self, m: usize) {
+        if m < 64 {
+            self.tails |= 1 << m;
+        }
+    }
+
+    /// Whether the last datagram of message `m` was handled out of order.
+    pub fn tail_taken(&self, m: usize) -> bool {
+        m < 64 && self.tails & (1 << m) != 0
+    }
+
+    /// Datagrams of message `m` the in-order pass still has to handle (one kept by
+    /// [`Self::set_early`] counts: it is written in its turn).
+    fn waiting_in(&self, m: usize) -> usize {
+        if m < 64 && self.done & (1 << m) != 0 {
+            return 0;
+        }
+        self.rb
+            .message_size(m)
+            .1
+            .saturating_sub(usize::from(self.tail_taken(m)))
+    }
+
+    fn reset(&mut self) {
+        self.next = 0;
+        self.done = 0;
+        self.tails = 0;
+        self.early.clear();
     }
 }
 
@@ -123,6 +159,7 @@ impl RecvBacklog {
             rb: UdpRecvBatch::new(self.messages_per_slot, self.buf_size),
             next: 0,
             done: 0,
+            tails: 0,
             early: Vec::with_capacity(self.messages_per_slot),
         });
         self.free.push(self.slots.len() - 1);
@@ -138,10 +175,7 @@ impl RecvBacklog {
         let Some(s) = self.slots.get(i) else {
             return 0;
         };
-        (s.next..m)
-            .filter(|&k| s.done & (1 << k) == 0)
-            .map(|k| s.rb.message_size(k).1)
-            .sum()
+        (s.next..m).map(|k| s.waiting_in(k)).sum()
     }
 
     /// Marks message `m` of the vacant slot `i` as handled already (before [`Self::commit`]).
@@ -163,13 +197,9 @@ impl RecvBacklog {
             return;
         };
         s.next = 0;
-        let waiting: usize = (0..s.rb.messages())
-            .filter(|&k| k >= 64 || s.done & (1 << k) == 0)
-            .map(|k| s.rb.message_size(k).1)
-            .sum();
+        let waiting: usize = (0..s.rb.messages()).map(|k| s.waiting_in(k)).sum();
         if waiting == 0 {
-            s.done = 0;
-            s.early.clear();
+            s.reset();
             self.free.push(i);
             return;
         }
@@ -189,12 +219,10 @@ impl RecvBacklog {
             if s.next < s.rb.messages() {
                 let m = s.next;
                 s.next += 1;
-                self.datagrams = self.datagrams.saturating_sub(s.rb.message_size(m).1);
+                self.datagrams = self.datagrams.saturating_sub(s.waiting_in(m));
                 return Some((i, m));
             }
-            s.done = 0;
-            s.next = 0;
-            s.early.clear();
+            s.reset();
             self.queue.pop_front();
             self.free.push(i);
         }
@@ -258,6 +286,54 @@ mod tests {
         assert_eq!(b.datagrams(), 0);
         // The slot went back to the free list and is reused.
         assert_eq!(b.vacant(), Some(i));
+    }
+
+    /// A GRO train whose shorter last datagram (a ping joined to bulk data) was handled out
+    /// of order: the in-order pass counts and gets only the train's other datagrams.
+    #[test]
+    fn a_train_with_its_tail_taken_waits_without_it() {
+        let rx = UdpBatchSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let tx = UdpBatchSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut b = RecvBacklog::new(4, 1000, 8, crate::io::udp::GRO_BUFFER_BYTES);
+        // Three 1000-byte datagrams and a 100-byte one, one GSO send: one GRO train.
+        let payload: Vec<u8> = (0..3100).map(|k| (k / 1000) as u8).collect();
+        tx.send_segments(rx.local_addr(), &payload, 1000).unwrap();
+        let i = b.vacant().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !matches!(rx.recv_batch(&mut b.slot_mut(i).unwrap().rb), Ok(n) if n > 0) {
+            assert!(std::time::Instant::now() < deadline, "nothing received");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let s = b.slot_mut(i).unwrap();
+        assert_eq!(s.rb.messages(), 1, "one train");
+        assert_eq!(s.rb.message_size(0), (3100, 4));
+        assert_eq!(s.rb.message_mut(0).last().unwrap().data, &[3u8; 100][..]);
+        assert!(!s.tail_taken(0));
+        s.take_tail(0);
+        assert!(s.tail_taken(0));
+        assert_eq!(b.waiting_before(i, 1), 3);
+        b.commit(i);
+        assert_eq!(b.datagrams(), 3);
+        assert_eq!(b.pop_front(), Some((i, 0)));
+        assert_eq!(b.datagrams(), 0);
+        assert_eq!(b.pop_front(), None);
+        // The slot is free again, its marks cleared.
+        assert_eq!(b.vacant(), Some(i));
+        assert!(!b.slot_mut(i).unwrap().tail_taken(0));
+    }
+
+    /// A single datagram decrypted early still waits for its turn (it is written then).
+    #[test]
+    fn an_early_datagram_keeps_its_place() {
+        let rx = UdpBatchSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut b = RecvBacklog::new(4, 1000, 8, 2048);
+        let i = receive(&mut b, &rx, &[60, 900]);
+        b.slot_mut(i).unwrap().set_early(0, 8, 60, 7);
+        b.commit(i);
+        assert_eq!(b.datagrams(), 2);
+        assert_eq!(b.pop_front(), Some((i, 0)));
+        assert_eq!(b.slot_mut(i).unwrap().take_early(0), Some((8, 60, 7)));
+        assert_eq!(b.datagrams(), 1);
     }
 
     #[test]
