@@ -86,6 +86,7 @@ fn run(cfg: &BenchConfig) -> interop_tests::Result<bool> {
         ipsecgw: cfg.ipsecgw_bin.clone(),
         boringtun: cfg.boringtun_bin.clone(),
     };
+    let tcp_cc = cfg.tcp_cc_in_use();
     let mut report = Report {
         machine: machine::describe(
             &cfg.ipsecgw_bin.to_string_lossy(),
@@ -103,8 +104,8 @@ fn run(cfg: &BenchConfig) -> interop_tests::Result<bool> {
             cfg.ping_count,
             benches::tunnels::TUNNEL_MTU,
             cfg.settle_secs,
-            cfg.tcp_cc_in_use().0,
-            cfg.tcp_cc_in_use().1,
+            tcp_cc.0,
+            tcp_cc.1,
         ),
         ..Report::default()
     };

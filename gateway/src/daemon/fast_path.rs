@@ -586,7 +586,7 @@ fn decapsulate_small(
                 _ => continue,
             },
         };
-        let Some(len) = slot.rb.message_mut(m).last().map(|d| {
+        let Some(len) = slot.rb.message_mut(m).next_back().map(|d| {
             // IKE (and keepalives) always take this lane, whatever their size: IKE messages
             // must reach the control plane in the order they came (a CREATE_CHILD_SA with a
             // PFS key share is larger than a DELETE sent after it), and DPD must not wait
@@ -607,7 +607,7 @@ fn decapsulate_small(
         let Some(slot) = backlog.slot_mut(i) else {
             return any;
         };
-        let Some(mut d) = slot.rb.message_mut(m).last() else {
+        let Some(mut d) = slot.rb.message_mut(m).next_back() else {
             continue;
         };
         let early = match open_one(st, &mut d, Some(ahead)) {

@@ -336,8 +336,9 @@ impl UdpRecvBatch {
         }
     }
 
-    /// The datagrams of message `i` (none if there is no such message).
-    pub fn message_mut(&mut self, i: usize) -> impl Iterator<Item = RecvDatagram<'_>> {
+    /// The datagrams of message `i` (none if there is no such message); `next_back` gives the
+    /// last one without walking the train.
+    pub fn message_mut(&mut self, i: usize) -> impl DoubleEndedIterator<Item = RecvDatagram<'_>> {
         let live = i < self.messages;
         self.buf
             .as_mut()
@@ -353,7 +354,7 @@ impl UdpRecvBatch {
 fn datagrams_of<'a>(
     buf: &'a mut [u8],
     m: &RecvMeta,
-) -> impl Iterator<Item = RecvDatagram<'a>> + use<'a> {
+) -> impl DoubleEndedIterator<Item = RecvDatagram<'a>> + use<'a> {
     let len = m.len.min(buf.len());
     let (src, dst_ip, rx_time) = (m.addr, m.dst_ip, m.timestamp);
     buf[..len]
