@@ -155,14 +155,16 @@ fn outbound_loop(
         if read > 0 {
             continue;
         }
-        let w = match role {
-            // While the inbound worker reads this (latency) queue for sparse requests, waking
-            // here for each of them too would cost a second vCPU wake-up: look now and then
-            // instead, and take over when the traffic is no longer sparse.
-            QueueRole::Latency(r) if r.receiver_watches() => {
-                crate::io::poll::wait_readable(&[], Some(waker), Some(PARKED_LOOK))
-            }
-            QueueRole::Bulk(_) if turn.is_parked() => {
+        // While the inbound worker reads this (latency) queue for sparse requests, waking
+        // here for each of them too would cost a second vCPU wake-up: look now and then
+        // instead, and take over when the traffic is no longer sparse.
+        let delegated = match role {
+            QueueRole::Latency(r) => r.sleep_while_receiver_watches(waker, PARKED_LOOK),
+            _ => None,
+        };
+        let w = match (role, delegated) {
+            (_, Some(w)) => w,
+            (QueueRole::Bulk(_), None) if turn.is_parked() => {
                 let w = crate::io::poll::wait_readable(
                     &[turn.unpark_fd()],
                     Some(waker),
@@ -185,7 +187,7 @@ fn outbound_loop(
                 }
                 w
             }
-            QueueRole::Bulk(r) if small_run >= PARK_AFTER && turn.writer_active() => {
+            (QueueRole::Bulk(r), None) if small_run >= PARK_AFTER && turn.writer_active() => {
                 // Only the ACKs of a stream the inbound worker writes: let it send them.
                 // Then read once more (a write before it saw the flag left them to us), and
                 // make a sleeping inbound worker gather this queue.

@@ -18,7 +18,7 @@
 use super::poll::{self, Readiness, Waker};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Requests closer together than this, or a receiver that slept less than this, count as load.
@@ -45,6 +45,9 @@ pub struct ReplyWatch {
     woke_at_ns: AtomicU64,
     /// Bumped by [`ReplyWatch::release`]: descriptors gathered before it must not be slept on.
     generation: AtomicU64,
+    /// Latency-queue workers asleep without watching their queues, because the receiver does
+    /// ([`ReplyWatch::sleep_while_receiver_watches`]).
+    delegated: AtomicUsize,
     nudge: Waker,
     /// Nudges sent, and waits that ended in the spin with the socket readable.
     nudges: AtomicU64,
@@ -64,6 +67,7 @@ impl ReplyWatch {
             dense: AtomicBool::new(false),
             woke_at_ns: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            delegated: AtomicUsize::new(0),
             nudge: Waker::new()?,
             nudges: AtomicU64::new(0),
             caught: AtomicU64::new(0),
@@ -133,6 +137,29 @@ impl ReplyWatch {
             })
     }
 
+    /// For a latency queue's outbound worker with nothing to send: if the receiver reads the
+    /// latency queues itself ([`ReplyWatch::receiver_watches`]), sleeps up to `look` without
+    /// watching the queue and returns how the sleep ended; otherwise returns `None` at once, and
+    /// the caller sleeps on its queue as usual.
+    ///
+    /// While such a worker sleeps, every sleep of the receiver covers the latency queues, also
+    /// once its traffic is no longer sparse: a request arriving then would otherwise wait for
+    /// the look (measured: up to 2-3 ms for a ping under a stream through the same socket).
+    pub fn sleep_while_receiver_watches(
+        &self,
+        shutdown: &Waker,
+        look: Duration,
+    ) -> Option<io::Result<Readiness>> {
+        // SeqCst pairs with `wait`: either the receiver sees this count after announcing that
+        // it sleeps, or `receiver_watches` sees it sleeping with the queues it covers then.
+        self.delegated.fetch_add(1, Ordering::SeqCst);
+        let slept = self
+            .receiver_watches()
+            .then(|| poll::wait_readable(&[], Some(shutdown), Some(look)));
+        self.delegated.fetch_sub(1, Ordering::SeqCst);
+        slept
+    }
+
     /// Sparse traffic: the receiver's next sleep covers the latency queues.
     fn watching_now(&self) -> bool {
         self.spin_ns > 0
@@ -151,8 +178,9 @@ impl ReplyWatch {
     /// Waits until `fd` is readable, `shutdown` fires or `idle` passes, like
     /// [`poll::wait_readable`], but without sleeping while an answer is expected. A sleep also
     /// ends when one of the first `always` of `also` becomes readable, and while the traffic
-    /// is sparse, when any of `also` does (bit `1 + i` of the result for `also[i]`; bit 0 is
-    /// `fd`). `generation` is what
+    /// is sparse or a latency-queue worker relies on this receiver
+    /// ([`ReplyWatch::sleep_while_receiver_watches`]), when any of `also` does (bit `1 + i` of
+    /// the result for `also[i]`; bit 0 is `fd`). `generation` is what
     /// [`ReplyWatch::generation`] said before `also` was gathered. A nudge ends the wait
     /// (timed out), so that the caller gathers `also` afresh and calls again.
     pub fn wait(
@@ -190,7 +218,7 @@ impl ReplyWatch {
             }
             let mut fds = [fd; poll::MAX_POLL_FDS];
             fds[1] = self.nudge.as_fd();
-            let extra = if self.watching_now() {
+            let extra = if self.watching_now() || self.delegated.load(Ordering::SeqCst) > 0 {
                 also.len()
             } else {
                 always.min(also.len())
@@ -311,6 +339,66 @@ mod tests {
             .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_secs(30))
             .unwrap();
         assert!(r.woken);
+    }
+
+    #[test]
+    fn a_latency_worker_relying_on_the_receiver_keeps_its_queue_covered() {
+        let w = Arc::new(ReplyWatch::new(Duration::from_millis(1)).unwrap());
+        let shutdown = Arc::new(Waker::new().unwrap());
+        let (_a, b) = UnixDatagram::pair().unwrap();
+        let (q_tx, q_rx) = UnixDatagram::pair().unwrap();
+        q_tx.send(b"request").unwrap();
+        // Traffic no longer sparse (the receiver's last sleep was short): a request in a
+        // latency queue does not end the receiver's sleep ...
+        w.quiet.store(false, Ordering::Relaxed);
+        let r = w
+            .wait(
+                b.as_fd(),
+                &[q_rx.as_fd()],
+                0,
+                0,
+                &shutdown,
+                Duration::from_millis(30),
+            )
+            .unwrap();
+        assert!(r.timed_out(), "{r:?}");
+        // ... and the latency worker does not rely on the receiver: it sleeps on its queue.
+        // (That sleep was long; say it was short, as under load.)
+        w.quiet.store(false, Ordering::Relaxed);
+        assert!(w
+            .sleep_while_receiver_watches(&shutdown, Duration::from_secs(5))
+            .is_none());
+        // A worker that went to sleep relying on the receiver while the traffic was sparse
+        // is still asleep when it stops being sparse: the receiver keeps covering the queue.
+        w.quiet.store(true, Ordering::Relaxed);
+        w.sleeping.store(true, Ordering::SeqCst);
+        let (w2, s2) = (w.clone(), shutdown.clone());
+        let worker = std::thread::spawn(move || {
+            w2.sleep_while_receiver_watches(&s2, Duration::from_secs(30))
+        });
+        let t = Instant::now();
+        while w.delegated.load(Ordering::SeqCst) == 0 {
+            assert!(t.elapsed() < Duration::from_secs(5), "worker never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        w.sleeping.store(false, Ordering::SeqCst);
+        w.quiet.store(false, Ordering::Relaxed);
+        let r = w
+            .wait(
+                b.as_fd(),
+                &[q_rx.as_fd()],
+                0,
+                0,
+                &shutdown,
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert!(r.is_ready(1) && !r.timed_out(), "{r:?}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+        shutdown.wake().unwrap();
+        let slept = worker.join().unwrap().expect("it relied on the receiver");
+        assert!(slept.unwrap().woken);
+        assert_eq!(w.delegated.load(Ordering::SeqCst), 0);
     }
 
     #[test]
