@@ -5,7 +5,9 @@
 //! Series (label `tunnel` = connection name):
 //! `ipsecgw_tunnel_up`, `ipsecgw_bytes_total{direction}`, `ipsecgw_packets_total{direction}`,
 //! `ipsecgw_drops_total{reason}`, `ipsecgw_rekeys_total{kind=ike|child}`,
-//! `ipsecgw_dpd_failures_total`, `ipsecgw_ike_retransmits_total`, plus `ipsecgw_uptime_seconds`.
+//! `ipsecgw_dpd_failures_total`, `ipsecgw_ike_retransmits_total`, plus `ipsecgw_uptime_seconds`,
+//! `ipsecgw_realtime_workers` (fast-path workers at `SCHED_FIFO` now) and
+//! `ipsecgw_realtime_drops_total` (times a busy worker dropped back to `SCHED_OTHER`).
 
 use crate::control::protocol::StatusSnapshot;
 use futures::future::BoxFuture;
@@ -49,6 +51,8 @@ struct KindLabels {
 pub struct Metrics {
     registry: Registry,
     uptime: Gauge,
+    realtime_workers: Gauge,
+    realtime_drops: Counter,
     tunnel_up: Family<TunnelLabels, Gauge>,
     bytes: Family<DirectionLabels, Counter>,
     packets: Family<DirectionLabels, Counter>,
@@ -71,6 +75,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("ipsecgw");
         let m = Metrics {
             uptime: Gauge::default(),
+            realtime_workers: Gauge::default(),
+            realtime_drops: Counter::default(),
             tunnel_up: Family::default(),
             bytes: Family::default(),
             packets: Family::default(),
@@ -85,6 +91,16 @@ impl Metrics {
             "uptime_seconds",
             "Seconds since the daemon started",
             m.uptime.clone(),
+        );
+        registry.register(
+            "realtime_workers",
+            "Fast-path workers running at SCHED_FIFO now ([daemon] realtime_priority)",
+            m.realtime_workers.clone(),
+        );
+        registry.register(
+            "realtime_drops",
+            "Times a fast-path worker busy for a whole window dropped back to SCHED_OTHER",
+            m.realtime_drops.clone(),
         );
         registry.register(
             "tunnel_up",
@@ -136,6 +152,12 @@ impl Metrics {
         *seen = now;
         self.uptime
             .set(i64::try_from(snap.daemon.uptime_secs).unwrap_or(i64::MAX));
+        let w = &snap.daemon.workers;
+        self.realtime_workers
+            .set(i64::try_from(w.fifo_workers).unwrap_or(i64::MAX));
+        self.realtime_drops
+            .inner()
+            .store(w.dropped_to_normal, Ordering::Relaxed);
         for t in &snap.tunnels {
             let tunnel = || t.name.clone();
             self.tunnel_up

@@ -42,6 +42,19 @@ pub fn render_text(s: &StatusSnapshot) -> String {
             d.reply_spin_us, d.reply_nudges, d.replies_caught_awake
         );
     }
+    let w = &d.workers;
+    let _ = match (&w.refused, w.realtime_priority) {
+        (_, 0) => writeln!(out, "workers: SCHED_OTHER (realtime_priority = 0)"),
+        (Some(why), p) => writeln!(
+            out,
+            "workers: SCHED_OTHER, SCHED_FIFO {p} refused: {why} (needs CAP_SYS_NICE)"
+        ),
+        (None, p) => writeln!(
+            out,
+            "workers: SCHED_FIFO {p} ({} now), {} drops to SCHED_OTHER after a busy window",
+            w.fifo_workers, w.dropped_to_normal
+        ),
+    };
     if s.tunnels.is_empty() {
         out.push_str("no connections configured\n");
     }

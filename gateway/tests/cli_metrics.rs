@@ -12,6 +12,12 @@ fn snapshot(bytes_in: u64) -> StatusSnapshot {
             version: "0.1.0".into(),
             uptime_secs: 42,
             fast_path: "batched, no offload".into(),
+            workers: WorkerScheduling {
+                realtime_priority: 10,
+                refused: None,
+                fifo_workers: 3,
+                dropped_to_normal: 2,
+            },
             ..Default::default()
         },
         tunnels: vec![
@@ -82,6 +88,8 @@ fn scrape_over_loopback_shows_every_series() {
         "ipsecgw_rekeys_total{tunnel=\"azure\",kind=\"child\"} 4",
         "ipsecgw_dpd_failures_total{tunnel=\"azure\"} 2",
         "ipsecgw_uptime_seconds 42",
+        "ipsecgw_realtime_workers 3",
+        "ipsecgw_realtime_drops_total 2",
         "# TYPE ipsecgw_bytes counter",
         "# EOF",
     ] {

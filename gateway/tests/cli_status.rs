@@ -9,6 +9,12 @@ pub fn sample() -> StatusSnapshot {
             version: "0.1.0".into(),
             uptime_secs: 7380,
             fast_path: "tun offload + udp gso/gro".into(),
+            workers: WorkerScheduling {
+                realtime_priority: 10,
+                refused: None,
+                fifo_workers: 3,
+                dropped_to_normal: 1,
+            },
             ..Default::default()
         },
         tunnels: vec![
@@ -80,6 +86,7 @@ pub fn sample() -> StatusSnapshot {
 
 const GOLDEN: &str = "\
 ipsecgw 0.1.0, up 2h03m, fast path: tun offload + udp gso/gro
+workers: SCHED_FIFO 10 (3 now), 1 drops to SCHED_OTHER after a busy window
 azure: ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
   local  '198.51.100.10' @ 172.31.5.10:4500 [NAT]
   remote '203.0.113.20' @ 203.0.113.20:4500
@@ -124,6 +131,31 @@ fn reply_spin_counters_are_shown_when_it_is_on() {
     let json: serde_json::Value = serde_json::from_str(&render_json(&s)).unwrap();
     assert_eq!(json["daemon"]["reply_spin_us"], 250);
     assert_eq!(json["daemon"]["replies_caught_awake"], 2);
+}
+
+#[test]
+fn worker_scheduling_says_when_it_is_off_or_refused() {
+    let mut s = sample();
+    s.daemon.workers.refused = Some("Operation not permitted (os error 1)".into());
+    s.daemon.workers.fifo_workers = 0;
+    let text = render_text(&s);
+    assert_eq!(
+        text.lines().nth(1),
+        Some(
+            "workers: SCHED_OTHER, SCHED_FIFO 10 refused: Operation not permitted (os error 1) \
+             (needs CAP_SYS_NICE)"
+        ),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&render_json(&s)).unwrap();
+    assert_eq!(json["daemon"]["workers"]["realtime_priority"], 10);
+    assert_eq!(json["daemon"]["workers"]["fifo_workers"], 0);
+    s.daemon.workers.realtime_priority = 0;
+    s.daemon.workers.refused = None;
+    assert_eq!(
+        render_text(&s).lines().nth(1),
+        Some("workers: SCHED_OTHER (realtime_priority = 0)")
+    );
 }
 
 #[test]

@@ -457,3 +457,45 @@ fn tun_queues_default_to_a_latency_queue_plus_half_the_vcpus_and_are_bounded() {
     ));
     assert!(errs.iter().any(|e| e.path == "daemon.tun_queues"), "{errs}");
 }
+
+#[test]
+fn realtime_priority_is_off_by_default_and_bounded() {
+    let cfg = ok(&minimal("", ""));
+    assert_eq!(cfg.daemon.realtime_priority, 0);
+    let on = ok(&format!(
+        "[daemon]\nrealtime_priority = 10\n{}",
+        minimal("", "")
+    ));
+    assert_eq!(on.daemon.realtime_priority, 10);
+    let off = ok(&format!(
+        "[daemon]\nrealtime_priority = 0\n{}",
+        minimal("", "")
+    ));
+    assert_eq!(off.daemon.realtime_priority, 0);
+    let shown = off.redacted_toml();
+    assert!(shown.contains("realtime_priority = 0"), "{shown}");
+    let cfg = ok(&format!(
+        "[daemon]\nrealtime_priority = 99\n{}",
+        minimal("", "")
+    ));
+    assert_eq!(cfg.daemon.realtime_priority, 99);
+    for bad in ["-1", "100"] {
+        let errs = errors(&format!(
+            "[daemon]\nrealtime_priority = {bad}\n{}",
+            minimal("", "")
+        ));
+        has(
+            &errs,
+            "daemon.realtime_priority",
+            &["1 to 99", "e.g. 10", "0 to leave"],
+        );
+    }
+    let errs = errors(&format!(
+        "[daemon]\nrealtime_priority = \"high\"\n{}",
+        minimal("", "")
+    ));
+    assert!(
+        errs.iter().any(|e| e.path == "daemon.realtime_priority"),
+        "{errs}"
+    );
+}

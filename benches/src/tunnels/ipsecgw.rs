@@ -140,14 +140,20 @@ fn responder_toml(lab: &AzureLab, socket: &Path) -> String {
 }
 
 /// `[daemon]` lines for both ipsecgw instances, to compare settings (unset, the daemon's
-/// defaults for this machine): `tun_queues = N` from `BENCH_TUN_QUEUES`, and the durations
+/// defaults for this machine): `tun_queues = N` from `BENCH_TUN_QUEUES`,
+/// `realtime_priority = N` from `BENCH_REALTIME_PRIORITY` (0: workers at `SCHED_OTHER`), and the durations
 /// `reply_spin`, `aqm_target` and `aqm_interval` from `BENCH_REPLY_SPIN`, `BENCH_AQM_TARGET`
 /// and `BENCH_AQM_INTERVAL` (e.g. `BENCH_AQM_TARGET=1ms`).
 fn daemon_extra() -> String {
     let mut extra = String::new();
-    if let Ok(n) = std::env::var("BENCH_TUN_QUEUES") {
-        if !n.is_empty() {
-            extra.push_str(&format!("tun_queues = {n}\n"));
+    for (var, key) in [
+        ("BENCH_TUN_QUEUES", "tun_queues"),
+        ("BENCH_REALTIME_PRIORITY", "realtime_priority"),
+    ] {
+        if let Ok(n) = std::env::var(var) {
+            if !n.is_empty() {
+                extra.push_str(&format!("{key} = {n}\n"));
+            }
         }
     }
     for (var, key) in [

@@ -64,6 +64,9 @@ pub struct DaemonConfig {
     /// How long an inbound worker stays awake for the answer to a request that just left on
     /// a latency queue (`reply_spin`; zero = always sleep). See `io::reply_watch`.
     pub reply_spin: Duration,
+    /// `SCHED_FIFO` priority of the fast-path workers (`realtime_priority`; 0 = they stay at
+    /// `SCHED_OTHER`). See `platform::realtime`.
+    pub realtime_priority: u8,
 }
 
 /// The default `reply_spin`: a round trip through both gateways on one machine takes

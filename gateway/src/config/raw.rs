@@ -25,6 +25,7 @@ pub(crate) struct RawDaemon {
     pub aqm_interval: Option<RawDuration>,
     pub tun_queues: Option<i64>,
     pub reply_spin: Option<RawDuration>,
+    pub realtime_priority: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -328,7 +329,8 @@ mod tests {
                 "aqm_target",
                 "aqm_interval",
                 "tun_queues",
-                "reply_spin"
+                "reply_spin",
+                "realtime_priority"
             ]
         );
     }

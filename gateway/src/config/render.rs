@@ -56,6 +56,10 @@ impl Config {
             daemon.insert("tun_queues".into(), Value::Integer(n as i64));
         }
         daemon.insert("reply_spin".into(), d(self.daemon.reply_spin));
+        daemon.insert(
+            "realtime_priority".into(),
+            Value::Integer(i64::from(self.daemon.realtime_priority)),
+        );
         root.insert("daemon".into(), Value::Table(daemon));
         let mut conns = Table::new();
         for c in &self.connections {

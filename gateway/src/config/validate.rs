@@ -8,6 +8,7 @@ use super::{
     DEFAULT_CONTROL_SOCKET, DEFAULT_REPLY_SPIN, MAX_REPLY_SPIN, MAX_TUN_QUEUES,
 };
 use crate::dataplane::codel::CodelParams;
+use crate::platform::realtime;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -168,6 +169,23 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
             ),
         );
     }
+    let max = i64::from(realtime::MAX_PRIORITY);
+    let realtime_priority = match raw.realtime_priority {
+        None => realtime::DEFAULT_PRIORITY,
+        Some(n) if (0..=max).contains(&n) => u8::try_from(n).unwrap_or(realtime::DEFAULT_PRIORITY),
+        Some(n) => {
+            c.err(
+                "realtime_priority",
+                format!(
+                    "{n} is out of range: use 1 to {max} (the SCHED_FIFO priority of the \
+                     fast-path workers while the gateway is loaded, e.g. {}), or 0 to leave \
+                     them at SCHED_OTHER (the default)",
+                    realtime::SUGGESTED_PRIORITY
+                ),
+            );
+            realtime::DEFAULT_PRIORITY
+        }
+    };
     DaemonConfig {
         control_socket,
         metrics_listen,
@@ -175,6 +193,7 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
         aqm,
         tun_queues,
         reply_spin: reply_spin.min(MAX_REPLY_SPIN),
+        realtime_priority,
     }
 }
 

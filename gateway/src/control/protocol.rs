@@ -50,6 +50,23 @@ pub struct DaemonInfo {
     /// Waits that ended with a datagram arriving while the inbound worker stayed awake.
     #[serde(default)]
     pub replies_caught_awake: u64,
+    /// How the fast-path workers are scheduled (`[daemon] realtime_priority`).
+    #[serde(default)]
+    pub workers: WorkerScheduling,
+}
+
+/// The fast-path workers' scheduling (see `platform::realtime`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerScheduling {
+    /// The configured `SCHED_FIFO` priority (0: `SCHED_OTHER` by configuration).
+    pub realtime_priority: u8,
+    /// Why the kernel refused `SCHED_FIFO` (e.g. "Operation not permitted"), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Workers at `SCHED_FIFO` now.
+    pub fifo_workers: usize,
+    /// Times a worker busy for a whole window dropped back to `SCHED_OTHER`.
+    pub dropped_to_normal: u64,
 }
 
 /// The state of one connection.

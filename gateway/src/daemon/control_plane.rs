@@ -14,6 +14,7 @@ use crate::control::protocol::{Request, Response};
 use crate::io::routes::RouteHandle;
 use crate::io::Waker;
 use crate::io::{Tun, UdpBatchSocket};
+use crate::platform::realtime::WorkerSched;
 use ikev2::proposal::IkeSuite;
 use ikev2::{DeleteReason, Endpoint, Event, FailureReason, PeerId};
 use std::collections::HashMap;
@@ -143,6 +144,8 @@ pub struct ControlPlane {
     pub tunnel_map: Arc<TunnelMap>,
     pub next_tunnel_id: usize,
     pub drops: Arc<GatewayDrops>,
+    /// The fast-path workers' scheduling (`[daemon] realtime_priority`).
+    pub sched: Arc<WorkerSched>,
     pub routes: RouteHandle,
     pub waker: Arc<Waker>,
     pub ike_tx: mpsc::Sender<IkeDatagram>,

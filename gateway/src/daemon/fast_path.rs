@@ -13,13 +13,14 @@ use super::datapath::{GatewayDrops, InboundPath, InboundTable, TunQueues, Tunnel
 use crate::dataplane::aqm::{Aqm, AqmCounts};
 use crate::dataplane::codel::CodelParams;
 use crate::dataplane::{flow_queue, icmp_ptb, mss_clamp};
-use crate::io::queue_turn::{PARK_AFTER, SMALL_PACKET};
+use crate::io::queue_turn::{wait_for_holder, PARK_AFTER, SMALL_PACKET};
 use crate::io::recv_backlog::RecvBacklog;
 use crate::io::reply_watch::PARKED_LOOK;
 use crate::io::tun_gro::Coalescer;
 use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
 use crate::io::udp::{RecvDatagram, GRO_BUFFER_BYTES};
 use crate::io::{PacketBatch, ReplyWatch, Tun, TxArena, UdpBatchSocket, Waker};
+use crate::platform::realtime::{Realtime, WorkerSched};
 use esp::{NextHeader, Payload, Udp4500};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -91,10 +92,14 @@ pub fn spawn_outbound(
     sock: Arc<UdpBatchSocket>,
     role: QueueRole,
     waker: Arc<Waker>,
+    sched: Arc<WorkerSched>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("out{queue}-{}", tunnel.name))
-        .spawn(move || outbound_loop(&tunnel, &tun, &sock, &role, &waker))
+        .spawn(move || {
+            let mut rt = sched.enter();
+            outbound_loop(&tunnel, &tun, &sock, &role, &waker, &mut rt);
+        })
 }
 
 fn outbound_loop(
@@ -103,12 +108,14 @@ fn outbound_loop(
     sock: &UdpBatchSocket,
     role: &QueueRole,
     waker: &Waker,
+    rt: &mut Realtime<'_>,
 ) {
     let mut bufs = OutboundBufs::new();
     let turn = tun.turn();
     // Consecutive packets read that were all small (ACKs): a bulk queue may park after some.
     let mut small_run = 0u32;
     loop {
+        rt.tick();
         // One turn: read until the queue is empty, send what was read, give the turn back.
         let held = turn.take();
         let mut read = 0usize;
@@ -401,15 +408,20 @@ pub struct InboundCtx {
     pub waker: Arc<Waker>,
     /// CoDel on this socket's receive queue; `None` turns the AQM off.
     pub aqm: Option<CodelParams>,
+    /// The workers' scheduling (`platform::realtime`).
+    pub sched: Arc<WorkerSched>,
 }
 
 pub fn spawn_inbound(ctx: InboundCtx) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("in-{}", ctx.sock.local_addr()))
-        .spawn(move || inbound_loop(&ctx))
+        .spawn(move || {
+            let mut rt = ctx.sched.enter();
+            inbound_loop(&ctx, &mut rt);
+        })
 }
 
-fn inbound_loop(ctx: &InboundCtx) {
+fn inbound_loop(ctx: &InboundCtx, rt: &mut Realtime<'_>) {
     let mut backlog = RecvBacklog::new(
         BACKLOG_SLOTS,
         BACKLOG_DATAGRAMS,
@@ -426,6 +438,7 @@ fn inbound_loop(ctx: &InboundCtx) {
     let mut watched: Vec<(Arc<TunnelPath>, Arc<Tun>)> = Vec::new();
     let mut last_trim = Instant::now();
     loop {
+        rt.tick();
         // Read what the socket holds, as far as the backlog has room, handling the small
         // datagrams of each read at once.
         let mut would_block = false;
@@ -473,6 +486,9 @@ fn inbound_loop(ctx: &InboundCtx) {
                 *slot = tun.as_fd();
             }
             let also = &also[..watched.len()];
+            // A real-time worker spinning for an answer would keep everything else off its
+            // vCPU (a yield only lets threads of its priority run): it spins as SCHED_OTHER.
+            let paused = ctx.reply.spinning() && rt.pause();
             let waited = ctx.reply.wait(
                 ctx.sock.as_fd(),
                 also,
@@ -481,6 +497,9 @@ fn inbound_loop(ctx: &InboundCtx) {
                 &ctx.waker,
                 IDLE_WAIT,
             );
+            if paused {
+                rt.resume();
+            }
             match waited {
                 Ok(r) if r.woken => return,
                 Ok(r) => {
@@ -696,6 +715,7 @@ fn pick_up(ctx: &InboundCtx, tp: &TunnelPath, tun: &Tun, pickup: &mut Pickup, bu
     }
     let held = if bulk {
         // A parked worker holds the turn only for a look at its queue.
+        let mut tries = 0u32;
         loop {
             if let Some(t) = turn.try_take() {
                 break t;
@@ -703,7 +723,7 @@ fn pick_up(ctx: &InboundCtx, tp: &TunnelPath, tun: &Tun, pickup: &mut Pickup, bu
             if !turn.is_parked() {
                 return 0;
             }
-            std::thread::yield_now();
+            wait_for_holder(&mut tries);
         }
     } else {
         // Its outbound worker is awake and reading: it sends them.

@@ -56,6 +56,7 @@ impl ControlPlane {
             drops: self.drops.clone(),
             waker: self.waker.clone(),
             aqm: self.config.daemon.aqm,
+            sched: self.sched.clone(),
         })
         .map_err(|e| format!("cannot start the inbound worker: {e}"))?;
         tokio::spawn(recv_ike_500(s.ike.clone(), self.ike_tx.clone()));
@@ -145,6 +146,7 @@ impl ControlPlane {
                     _ => fast_path::QueueRole::Bulk(reply.clone()),
                 },
                 self.waker.clone(),
+                self.sched.clone(),
             );
             match w {
                 Ok(w) => workers.push(w),

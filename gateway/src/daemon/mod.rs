@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::control::protocol::{Request, Response};
 use crate::io::routes::RouteHandle;
 use crate::io::Waker;
+use crate::platform::realtime::WorkerSched;
 use crate::platform::sd_notify;
 use control_plane::{ControlMsg, ControlPlane, LocalSockets, Tunnel};
 use datapath::{GatewayDrops, InboundTable};
@@ -66,6 +67,7 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
         tunnel_map: Arc::new(Default::default()),
         next_tunnel_id: 0,
         drops: Arc::new(GatewayDrops::default()),
+        sched: Arc::new(WorkerSched::new(config.daemon.realtime_priority)),
         routes: RouteHandle::connect()?,
         waker: Arc::new(Waker::new()?),
         ike_tx,

@@ -4,7 +4,7 @@
 use super::control_plane::{drops_of, ControlPlane, Tunnel};
 use crate::control::protocol::{
     ChildSaStatus, DaemonInfo, IkeSaStatus, StatusSnapshot, TrafficTotals, TunnelState,
-    TunnelStatus,
+    TunnelStatus, WorkerScheduling,
 };
 use ikev2::wire::TrafficSelector;
 use ikev2::SaPhase;
@@ -178,6 +178,16 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
             }),
             reply_nudges: cp.sockets.iter().map(|s| s.reply.counts().0).sum(),
             replies_caught_awake: cp.sockets.iter().map(|s| s.reply.counts().1).sum(),
+            workers: {
+                let c = cp.sched.counts();
+                WorkerScheduling {
+                    realtime_priority: c.priority,
+                    refused: (c.refused_errno != 0)
+                        .then(|| std::io::Error::from_raw_os_error(c.refused_errno).to_string()),
+                    fifo_workers: c.fifo_now,
+                    dropped_to_normal: c.drops,
+                }
+            },
         },
         tunnels,
     }

@@ -85,11 +85,12 @@ impl QueueTurn {
 
     /// The turn, yielding the CPU while another thread finishes its (short) turn.
     pub fn take(&self) -> Turn<'_> {
+        let mut tries = 0u32;
         loop {
             if let Some(t) = self.try_take() {
                 return t;
             }
-            std::thread::yield_now();
+            wait_for_holder(&mut tries);
         }
     }
 
@@ -131,6 +132,22 @@ impl QueueTurn {
         self.unpark.as_fd()
     }
 }
+
+/// Yields after a failed `try_take`; after [`YIELDS_BEFORE_SLEEP`] of them, sleeps briefly.
+/// A `SCHED_FIFO` worker's yield lets only threads of its own priority run on its vCPU: a
+/// holder that is not one of them (a worker dropped back to `SCHED_OTHER` by
+/// `platform::realtime`) gets the vCPU only once the waiter sleeps.
+pub fn wait_for_holder(tries: &mut u32) {
+    *tries += 1;
+    if *tries % YIELDS_BEFORE_SLEEP == 0 {
+        std::thread::sleep(Duration::from_micros(50));
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Yields before [`wait_for_holder`] sleeps (a turn lasts a few microseconds).
+const YIELDS_BEFORE_SLEEP: u32 = 64;
 
 #[cfg(test)]
 mod tests {

@@ -110,6 +110,11 @@ impl ReplyWatch {
         }
     }
 
+    /// Whether [`ReplyWatch::wait`] would spin now (an answer is awaited).
+    pub fn spinning(&self) -> bool {
+        self.now_ns() < self.until_ns.load(Ordering::SeqCst)
+    }
+
     /// Read before gathering the descriptors passed to [`ReplyWatch::wait`] as `also`.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
@@ -250,15 +255,24 @@ mod tests {
     use std::os::unix::net::UnixDatagram;
     use std::sync::Arc;
 
+    /// `wait` with no parked queues and generation 0 (nothing released since).
+    fn wait_on(
+        w: &ReplyWatch,
+        fd: BorrowedFd<'_>,
+        also: &[BorrowedFd<'_>],
+        shutdown: &Waker,
+        timeout: Duration,
+    ) -> Readiness {
+        w.wait(fd, also, 0, 0, shutdown, timeout).unwrap()
+    }
+
     #[test]
     fn sleeps_without_expectation_and_times_out() {
         let w = ReplyWatch::new(Duration::from_millis(50)).unwrap();
         let shutdown = Waker::new().unwrap();
         let (_a, b) = UnixDatagram::pair().unwrap();
         let t = Instant::now();
-        let r = w
-            .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_millis(30))
-            .unwrap();
+        let r = wait_on(&w, b.as_fd(), &[], &shutdown, Duration::from_millis(30));
         assert!(r.timed_out());
         assert!(t.elapsed() >= Duration::from_millis(25));
         assert_eq!(w.counts(), (0, 0));
@@ -315,9 +329,7 @@ mod tests {
         let (_a, b) = UnixDatagram::pair().unwrap();
         w.expect();
         let t = Instant::now();
-        let r = w
-            .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_millis(40))
-            .unwrap();
+        let r = wait_on(&w, b.as_fd(), &[], &shutdown, Duration::from_millis(40));
         assert!(r.timed_out());
         // ~20 ms spinning, then ~40 ms asleep.
         assert!(
@@ -335,9 +347,7 @@ mod tests {
         let (_a, b) = UnixDatagram::pair().unwrap();
         w.expect();
         shutdown.wake().unwrap();
-        let r = w
-            .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_secs(30))
-            .unwrap();
+        let r = wait_on(&w, b.as_fd(), &[], &shutdown, Duration::from_secs(30));
         assert!(r.woken);
     }
 
@@ -351,16 +361,13 @@ mod tests {
         // Traffic no longer sparse (the receiver's last sleep was short): a request in a
         // latency queue does not end the receiver's sleep ...
         w.quiet.store(false, Ordering::Relaxed);
-        let r = w
-            .wait(
-                b.as_fd(),
-                &[q_rx.as_fd()],
-                0,
-                0,
-                &shutdown,
-                Duration::from_millis(30),
-            )
-            .unwrap();
+        let r = wait_on(
+            &w,
+            b.as_fd(),
+            &[q_rx.as_fd()],
+            &shutdown,
+            Duration::from_millis(30),
+        );
         assert!(r.timed_out(), "{r:?}");
         // ... and the latency worker does not rely on the receiver: it sleeps on its queue.
         // (That sleep was long; say it was short, as under load.)
@@ -383,16 +390,13 @@ mod tests {
         }
         w.sleeping.store(false, Ordering::SeqCst);
         w.quiet.store(false, Ordering::Relaxed);
-        let r = w
-            .wait(
-                b.as_fd(),
-                &[q_rx.as_fd()],
-                0,
-                0,
-                &shutdown,
-                Duration::from_secs(30),
-            )
-            .unwrap();
+        let r = wait_on(
+            &w,
+            b.as_fd(),
+            &[q_rx.as_fd()],
+            &shutdown,
+            Duration::from_secs(30),
+        );
         assert!(r.is_ready(1) && !r.timed_out(), "{r:?}");
         assert!(t.elapsed() < Duration::from_secs(5));
         shutdown.wake().unwrap();
@@ -423,9 +427,7 @@ mod tests {
         let shutdown = Waker::new().unwrap();
         let (a, b) = UnixDatagram::pair().unwrap();
         a.send(b"x").unwrap();
-        let r = w
-            .wait(b.as_fd(), &[], 0, 0, &shutdown, Duration::from_secs(5))
-            .unwrap();
+        let r = wait_on(&w, b.as_fd(), &[], &shutdown, Duration::from_secs(5));
         assert!(r.is_ready(0));
         assert!(!w.quiet.load(Ordering::Relaxed));
     }
@@ -437,29 +439,23 @@ mod tests {
         let (_a, b) = UnixDatagram::pair().unwrap();
         let (c, d) = UnixDatagram::pair().unwrap();
         c.send(b"request").unwrap();
-        let r = w
-            .wait(
-                b.as_fd(),
-                &[b.as_fd(), d.as_fd()],
-                0,
-                0,
-                &shutdown,
-                Duration::from_secs(5),
-            )
-            .unwrap();
+        let r = wait_on(
+            &w,
+            b.as_fd(),
+            &[b.as_fd(), d.as_fd()],
+            &shutdown,
+            Duration::from_secs(5),
+        );
         assert!(!r.is_ready(0) && !r.is_ready(1) && r.is_ready(2), "{r:?}");
         // A busy receiver only waits for its own descriptor...
         w.quiet.store(false, Ordering::Relaxed);
-        let r = w
-            .wait(
-                b.as_fd(),
-                &[d.as_fd()],
-                0,
-                0,
-                &shutdown,
-                Duration::from_millis(20),
-            )
-            .unwrap();
+        let r = wait_on(
+            &w,
+            b.as_fd(),
+            &[d.as_fd()],
+            &shutdown,
+            Duration::from_millis(20),
+        );
         assert!(r.timed_out(), "{r:?}");
         // ...and the ones it must always watch (parked bulk queues), which come first.
         let (_e, f) = UnixDatagram::pair().unwrap();

@@ -1,0 +1,363 @@
+//! Real-time scheduling of the fast-path workers (`[daemon] realtime_priority`, sched(7)).
+//!
+//! Why: where the tunnel shares a few vCPUs with other busy threads (the hosts' own work, the
+//! other gateway of a lab, the kernel's forwarding), a worker woken under `SCHED_OTHER` waits
+//! for the running thread's EEVDF slice to end whenever it is not yet eligible: on a
+//! `preempt=none`, 250 Hz kernel up to a tick, 4 ms. A ping crosses three or four such
+//! wake-ups, and one in fifty of them waited 0.5-2.5 ms (docs/fast-path.md). A
+//! `SCHED_FIFO` worker runs as soon as the running `SCHED_OTHER` thread returns to user space.
+//!
+//! Every worker gets the same priority: a `SCHED_FIFO` worker does not preempt another of its
+//! priority, so a busy worker keeps its vCPU against an idle one that wakes, as under
+//! `SCHED_OTHER`; what changes is that the workers no longer queue behind other programs.
+//!
+//! Only while the gateway is loaded (a worker busy for a quarter of a window within the last
+//! [`LOADED_HOLD`]): on an idle machine a woken worker finds a vCPU at once anyway, and the
+//! kernel places a real-time thread woken by another one on a different vCPU, so the
+//! idle round trip would pay an extra cross-vCPU wake-up.
+//!
+//! The guard: a worker that keeps a vCPU busy for most of [`WINDOW`] (a flood, or more traffic
+//! than one vCPU decrypts) drops back to `SCHED_OTHER` until a window in which it was idle
+//! for a while, so the control plane, the host and its SSH are never left with only the
+//! kernel's real-time throttling share (5%).
+//!
+//! Off by default: in the benchmark's lab (both gateways and both iperf3 ends on 2 vCPUs)
+//! it cuts the loaded ping p99 from ~3 to ~0.4 ms, but halves the rate of a small-datagram
+//! UDP flood, whose receiving iperf3 then gets too little CPU.
+//!
+//! Without `CAP_SYS_NICE` (or an `RLIMIT_RTPRIO`) the kernel refuses: the workers stay at
+//! `SCHED_OTHER`, the first refusal is logged, and `ipsecgw status` says so.
+//!
+//! `unsafe`: `sched_setscheduler(2)` and `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` are called
+//! through `libc` (std has neither; the `thread-priority` crate's `SCHED_OTHER` path also
+//! rewrites the thread's nice value, which dropping back must not touch).
+
+use std::io;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The default `realtime_priority`: off. Real-time workers cut the loaded round trip where
+/// the gateway shares its vCPUs with other busy programs, but in a flood they also take the
+/// CPU those programs need (docs/fast-path.md).
+pub const DEFAULT_PRIORITY: u8 = 0;
+/// The priority the operator guide suggests: low among real-time threads (the kernel's own
+/// run at 50 and above when threaded), above every `SCHED_OTHER` thread.
+pub const SUGGESTED_PRIORITY: u8 = 10;
+/// The highest `SCHED_FIFO` priority.
+pub const MAX_PRIORITY: u8 = 99;
+/// How often a worker compares the CPU time it used with the time that passed.
+pub const WINDOW: Duration = Duration::from_millis(50);
+/// A worker busier than this share of a window makes the gateway loaded.
+const LOADED_ABOVE: f64 = 0.25;
+/// How long the gateway counts as loaded after a worker last was.
+pub const LOADED_HOLD: Duration = Duration::from_secs(1);
+/// Busier than this share of a window: the worker drops back to `SCHED_OTHER`.
+const DROP_ABOVE: f64 = 0.9;
+/// Back to `SCHED_FIFO` after a window below this share.
+const RESUME_BELOW: f64 = 0.6;
+
+/// The workers' scheduling, shared by all of them (one per daemon).
+#[derive(Debug)]
+pub struct WorkerSched {
+    /// `SCHED_FIFO` priority; 0 = the workers stay at `SCHED_OTHER`.
+    priority: u8,
+    /// The clock of `loaded_until`.
+    epoch: Instant,
+    /// Nanoseconds after `epoch` until which the gateway counts as loaded.
+    loaded_until: AtomicU64,
+    /// errno of the kernel's first refusal (0: none).
+    refused: AtomicI32,
+    /// Workers running at `SCHED_FIFO` now.
+    fifo_now: AtomicUsize,
+    /// Times a worker dropped back to `SCHED_OTHER` (busy for a whole window).
+    drops: AtomicU64,
+}
+
+/// What `ipsecgw status` shows of [`WorkerSched`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedCounts {
+    pub priority: u8,
+    pub refused_errno: i32,
+    pub fifo_now: usize,
+    pub drops: u64,
+}
+
+impl WorkerSched {
+    pub fn new(priority: u8) -> Self {
+        Self {
+            priority: priority.min(MAX_PRIORITY),
+            epoch: Instant::now(),
+            loaded_until: AtomicU64::new(0),
+            refused: AtomicI32::new(0),
+            fifo_now: AtomicUsize::new(0),
+            drops: AtomicU64::new(0),
+        }
+    }
+
+    pub fn counts(&self) -> SchedCounts {
+        SchedCounts {
+            priority: self.priority,
+            refused_errno: self.refused.load(Ordering::Relaxed),
+            fifo_now: self.fifo_now.load(Ordering::Relaxed),
+            drops: self.drops.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The calling worker thread's guard, which the worker calls once per loop
+    /// ([`Realtime::tick`]); it starts at `SCHED_OTHER`.
+    pub fn enter(&self) -> Realtime<'_> {
+        Realtime {
+            shared: self,
+            fifo: false,
+            hog: false,
+            window_start: Instant::now(),
+            cpu_start: thread_cpu_time(),
+        }
+    }
+
+    fn ns(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// One worker thread's scheduling; back to `SCHED_OTHER` when dropped.
+#[derive(Debug)]
+pub struct Realtime<'a> {
+    shared: &'a WorkerSched,
+    fifo: bool,
+    /// Busy for (nearly) a whole window: stays at `SCHED_OTHER`.
+    hog: bool,
+    window_start: Instant,
+    cpu_start: Duration,
+}
+
+impl Realtime<'_> {
+    /// Whether the thread runs at `SCHED_FIFO` now.
+    pub fn is_fifo(&self) -> bool {
+        self.fifo
+    }
+
+    /// Called once per worker loop (one `Instant` read; a CPU-clock read per [`WINDOW`]).
+    ///
+    /// * A worker busy for more than a quarter of a window makes the gateway loaded for
+    ///   [`LOADED_HOLD`]; while it is, its workers run at `SCHED_FIFO`. An idle gateway keeps
+    ///   them at `SCHED_OTHER`: a real-time wake-up is placed on another vCPU when the waker
+    ///   is a real-time thread too, and waking an idle vCPU costs more than it saves there.
+    /// * A worker busy for nearly a whole window drops back to `SCHED_OTHER` until a
+    ///   quieter one (the guard against starving the rest of the machine).
+    pub fn tick(&mut self) {
+        let s = self.shared;
+        if s.priority == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let wall = now.saturating_duration_since(self.window_start);
+        if wall >= WINDOW {
+            let cpu = thread_cpu_time();
+            let share = cpu.saturating_sub(self.cpu_start).as_secs_f64() / wall.as_secs_f64();
+            self.window_start = now;
+            self.cpu_start = cpu;
+            if share > LOADED_ABOVE {
+                s.loaded_until
+                    .fetch_max(s.ns(now + LOADED_HOLD), Ordering::Relaxed);
+            }
+            if share > DROP_ABOVE && !self.hog {
+                self.hog = true;
+                if self.fifo {
+                    s.drops.fetch_add(1, Ordering::Relaxed);
+                }
+            } else if share < RESUME_BELOW {
+                self.hog = false;
+            }
+        }
+        let want = !self.hog && s.ns(now) < s.loaded_until.load(Ordering::Relaxed);
+        if want != self.fifo {
+            self.set_fifo(want);
+        }
+    }
+
+    /// Back to `SCHED_OTHER` for a moment (a spin that must leave the vCPU to others);
+    /// returns whether it was at `SCHED_FIFO`, and then [`Realtime::resume`] must follow.
+    pub fn pause(&mut self) -> bool {
+        self.fifo && set_policy(libc::SCHED_OTHER, 0).is_ok()
+    }
+
+    /// `SCHED_FIFO` again after [`Realtime::pause`].
+    pub fn resume(&mut self) {
+        if set_policy(libc::SCHED_FIFO, i32::from(self.shared.priority)).is_err() {
+            self.fifo = false;
+            self.shared.fifo_now.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn set_fifo(&mut self, on: bool) {
+        let s = self.shared;
+        if !on {
+            if set_policy(libc::SCHED_OTHER, 0).is_ok() {
+                self.fifo = false;
+                s.fifo_now.fetch_sub(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        if s.refused.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        match set_policy(libc::SCHED_FIFO, i32::from(s.priority)) {
+            Ok(()) => {
+                self.fifo = true;
+                s.fifo_now.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EPERM);
+                if s.refused.swap(errno, Ordering::Relaxed) == 0 {
+                    tracing::warn!(
+                        error = %e,
+                        "fast-path workers stay at SCHED_OTHER: SCHED_FIFO needs CAP_SYS_NICE \
+                         (or set [daemon] realtime_priority = 0 to silence this)"
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Realtime<'_> {
+    fn drop(&mut self) {
+        if self.fifo {
+            self.set_fifo(false);
+        }
+    }
+}
+
+/// `sched_setscheduler(2)` for the calling thread.
+fn set_policy(policy: i32, priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: pid 0 is the calling thread; `param` is an initialized local that the call only
+    // reads during the call.
+    let r = unsafe { libc::sched_setscheduler(0, policy, &param) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The calling thread's scheduling policy (`sched_getscheduler(2)`).
+pub fn current_policy() -> i32 {
+    // SAFETY: no pointers; pid 0 is the calling thread.
+    unsafe { libc::sched_getscheduler(0) }
+}
+
+/// CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if r != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_root() -> bool {
+        // SAFETY: no arguments, always succeeds.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    /// Keeps the calling thread busy until `r.tick()` leaves `fifo` as `until`.
+    fn spin_until(r: &mut Realtime<'_>, until: bool) {
+        let t = Instant::now();
+        while r.is_fifo() != until {
+            r.tick();
+            assert!(t.elapsed() < WINDOW * 40, "still fifo = {}", r.is_fifo());
+        }
+    }
+
+    #[test]
+    fn priority_zero_leaves_the_thread_alone() {
+        std::thread::spawn(|| {
+            let s = WorkerSched::new(0);
+            let mut r = s.enter();
+            let t = Instant::now();
+            while t.elapsed() < WINDOW * 2 {
+                r.tick();
+            }
+            assert!(!r.is_fifo());
+            assert_eq!(current_policy(), libc::SCHED_OTHER);
+            assert_eq!(s.counts().fifo_now, 0);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn workers_run_at_fifo_while_the_gateway_is_loaded_and_not_while_one_hogs() {
+        if !is_root() {
+            eprintln!("SKIPPED: SCHED_FIFO needs root (CAP_SYS_NICE)");
+            return;
+        }
+        let s = WorkerSched::new(SUGGESTED_PRIORITY);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Idle: SCHED_OTHER.
+                let mut r = s.enter();
+                std::thread::sleep(WINDOW * 2);
+                r.tick();
+                assert!(!r.is_fifo());
+                assert_eq!(current_policy(), libc::SCHED_OTHER);
+                // Busy for a third of each window: the gateway is loaded, and this worker
+                // runs at SCHED_FIFO.
+                let t = Instant::now();
+                while !r.is_fifo() {
+                    let busy = Instant::now();
+                    while busy.elapsed() < WINDOW / 10 {
+                        r.tick();
+                    }
+                    std::thread::sleep(WINDOW / 5);
+                    r.tick();
+                    assert!(t.elapsed() < WINDOW * 40, "never loaded");
+                }
+                assert_eq!(current_policy(), libc::SCHED_FIFO);
+                assert_eq!(s.counts().fifo_now, 1);
+                // Another worker of the loaded gateway, idle itself: SCHED_FIFO too.
+                std::thread::scope(|inner| {
+                    inner.spawn(|| {
+                        let mut idle = s.enter();
+                        idle.tick();
+                        assert!(idle.is_fifo());
+                        assert_eq!(current_policy(), libc::SCHED_FIFO);
+                        assert_eq!(s.counts().fifo_now, 2);
+                    });
+                });
+                assert_eq!(s.counts().fifo_now, 1);
+                // A flood: busy for whole windows without sleeping. Drops back.
+                spin_until(&mut r, false);
+                assert_eq!(current_policy(), libc::SCHED_OTHER);
+                assert_eq!(s.counts().drops, 1);
+                assert_eq!(s.counts().fifo_now, 0);
+                // Quiet again while the load lasts: SCHED_FIFO again.
+                std::thread::sleep(WINDOW * 2);
+                r.tick();
+                assert!(r.is_fifo());
+                // No load for LOADED_HOLD: SCHED_OTHER.
+                std::thread::sleep(LOADED_HOLD + WINDOW);
+                r.tick();
+                assert!(!r.is_fifo());
+                assert_eq!(current_policy(), libc::SCHED_OTHER);
+                assert_eq!(s.counts().fifo_now, 0);
+            });
+        });
+    }
+}
