@@ -42,16 +42,17 @@ pub fn render_text(s: &StatusSnapshot) -> String {
             d.reply_spin_us, d.reply_nudges, d.replies_caught_awake
         );
     }
+    // Only with `realtime_priority` set (off by default).
     let w = &d.workers;
     let _ = match (&w.refused, w.realtime_priority) {
-        (_, 0) => writeln!(out, "workers: SCHED_OTHER (realtime_priority = 0)"),
+        (_, 0) => Ok(()),
         (Some(why), p) => writeln!(
             out,
             "workers: SCHED_OTHER, SCHED_FIFO {p} refused: {why} (needs CAP_SYS_NICE)"
         ),
         (None, p) => writeln!(
             out,
-            "workers: SCHED_FIFO {p} ({} now), {} drops to SCHED_OTHER after a busy window",
+            "workers: SCHED_FIFO {p} while loaded ({} now), {} drops to SCHED_OTHER after a busy window",
             w.fifo_workers, w.dropped_to_normal
         ),
     };
