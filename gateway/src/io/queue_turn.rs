@@ -138,7 +138,7 @@ impl QueueTurn {
 /// holder that is not one of them (a worker dropped back to `SCHED_OTHER` by
 /// `platform::realtime`) gets the vCPU only once the waiter sleeps.
 pub fn wait_for_holder(tries: &mut u32) {
-    *tries += 1;
+    *tries = tries.wrapping_add(1);
     if *tries % YIELDS_BEFORE_SLEEP == 0 {
         std::thread::sleep(Duration::from_micros(50));
     } else {
