@@ -4,6 +4,7 @@
 //!
 //! The driver is `src/bin/bench.rs`, started by `scripts/bench.sh`.
 
+pub mod allowed_cc;
 pub mod config;
 pub mod crypto;
 pub mod machine;

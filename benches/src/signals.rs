@@ -39,6 +39,7 @@ pub fn install_cleanup_on_signal() {
             }
             eprintln!("bench: caught signal {b}, cleaning up");
             interop_tests::cleanup::cleanup_all();
+            crate::allowed_cc::restore_now();
             std::process::exit(128 + b as i32);
         })
         .expect("spawning the signal-cleanup thread");

@@ -7,7 +7,8 @@
 //! `ipsecgw_drops_total{reason}`, `ipsecgw_rekeys_total{kind=ike|child}`,
 //! `ipsecgw_dpd_failures_total`, `ipsecgw_ike_retransmits_total`, plus `ipsecgw_uptime_seconds`,
 //! `ipsecgw_realtime_workers` (fast-path workers at `SCHED_FIFO` now) and
-//! `ipsecgw_realtime_drops_total` (times a busy worker dropped back to `SCHED_OTHER`).
+//! `ipsecgw_realtime_drops_total` (times a busy worker dropped back to `SCHED_OTHER`) and
+//! `ipsecgw_realtime_small_batch_drops_total` (times a loaded worker did, for small batches).
 
 use crate::control::protocol::StatusSnapshot;
 use futures::future::BoxFuture;
@@ -53,6 +54,7 @@ pub struct Metrics {
     uptime: Gauge,
     realtime_workers: Gauge,
     realtime_drops: Counter,
+    realtime_small_batch_drops: Counter,
     tunnel_up: Family<TunnelLabels, Gauge>,
     bytes: Family<DirectionLabels, Counter>,
     packets: Family<DirectionLabels, Counter>,
@@ -77,6 +79,7 @@ impl Metrics {
             uptime: Gauge::default(),
             realtime_workers: Gauge::default(),
             realtime_drops: Counter::default(),
+            realtime_small_batch_drops: Counter::default(),
             tunnel_up: Family::default(),
             bytes: Family::default(),
             packets: Family::default(),
@@ -101,6 +104,12 @@ impl Metrics {
             "realtime_drops",
             "Times a fast-path worker busy for a whole window dropped back to SCHED_OTHER",
             m.realtime_drops.clone(),
+        );
+        registry.register(
+            "realtime_small_batch_drops",
+            "Times a loaded fast-path worker dropped back to SCHED_OTHER for a second because its \
+             wake-ups brought small batches (a datagram flood)",
+            m.realtime_small_batch_drops.clone(),
         );
         registry.register(
             "tunnel_up",
@@ -158,6 +167,9 @@ impl Metrics {
         self.realtime_drops
             .inner()
             .store(w.dropped_to_normal, Ordering::Relaxed);
+        self.realtime_small_batch_drops
+            .inner()
+            .store(w.small_batch_drops, Ordering::Relaxed);
         for t in &snap.tunnels {
             let tunnel = || t.name.clone();
             self.tunnel_up

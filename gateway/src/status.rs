@@ -52,8 +52,8 @@ pub fn render_text(s: &StatusSnapshot) -> String {
         ),
         (None, p) => writeln!(
             out,
-            "workers: SCHED_FIFO {p} while loaded ({} now), {} drops to SCHED_OTHER after a busy window",
-            w.fifo_workers, w.dropped_to_normal
+            "workers: SCHED_FIFO {p} while loaded ({} now); drops to SCHED_OTHER: {} after a busy window, {} for small batches",
+            w.fifo_workers, w.dropped_to_normal, w.small_batch_drops
         ),
     };
     if s.tunnels.is_empty() {

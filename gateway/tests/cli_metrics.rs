@@ -17,6 +17,7 @@ fn snapshot(bytes_in: u64) -> StatusSnapshot {
                 refused: None,
                 fifo_workers: 3,
                 dropped_to_normal: 2,
+                small_batch_drops: 5,
             },
             ..Default::default()
         },
@@ -90,6 +91,7 @@ fn scrape_over_loopback_shows_every_series() {
         "ipsecgw_uptime_seconds 42",
         "ipsecgw_realtime_workers 3",
         "ipsecgw_realtime_drops_total 2",
+        "ipsecgw_realtime_small_batch_drops_total 5",
         "# TYPE ipsecgw_bytes counter",
         "# EOF",
     ] {

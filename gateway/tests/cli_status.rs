@@ -14,6 +14,7 @@ pub fn sample() -> StatusSnapshot {
                 refused: None,
                 fifo_workers: 3,
                 dropped_to_normal: 1,
+                small_batch_drops: 4,
             },
             ..Default::default()
         },
@@ -86,7 +87,7 @@ pub fn sample() -> StatusSnapshot {
 
 const GOLDEN: &str = "\
 ipsecgw 0.1.0, up 2h03m, fast path: tun offload + udp gso/gro
-workers: SCHED_FIFO 10 while loaded (3 now), 1 drops to SCHED_OTHER after a busy window
+workers: SCHED_FIFO 10 while loaded (3 now); drops to SCHED_OTHER: 1 after a busy window, 4 for small batches
 azure: ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
   local  '198.51.100.10' @ 172.31.5.10:4500 [NAT]
   remote '203.0.113.20' @ 203.0.113.20:4500

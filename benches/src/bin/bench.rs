@@ -87,6 +87,11 @@ fn run(cfg: &BenchConfig) -> interop_tests::Result<bool> {
         boringtun: cfg.boringtun_bin.clone(),
     };
     let tcp_cc = cfg.tcp_cc_in_use();
+    // Kept until the report is written: the lab's namespaces may choose `--tcp-cc`.
+    let _allowed = match &cfg.tcp_cc {
+        Some(cc) => Some(benches::allowed_cc::allow(cc)?),
+        None => None,
+    };
     let mut report = Report {
         machine: machine::describe(
             &cfg.ipsecgw_bin.to_string_lossy(),

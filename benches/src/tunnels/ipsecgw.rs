@@ -31,7 +31,15 @@ impl Tunnel for IpsecgwPair {
     }
 
     fn describe(&self) -> String {
-        format!("IKE {IKE}, ESP {ESP} in UDP 4500 (NAT-T), TUN MTU {TUNNEL_MTU}, log_level info")
+        let extra = daemon_extra();
+        let settings = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(", [daemon] {}", extra.trim_end().replace('\n', ", "))
+        };
+        format!(
+            "IKE {IKE}, ESP {ESP} in UDP 4500 (NAT-T), TUN MTU {TUNNEL_MTU}, log_level info{settings}"
+        )
     }
 
     fn counters(&self) -> Option<String> {

@@ -67,6 +67,10 @@ pub struct WorkerScheduling {
     pub fifo_workers: usize,
     /// Times a worker busy for a whole window dropped back to `SCHED_OTHER`.
     pub dropped_to_normal: u64,
+    /// Times a loaded worker dropped back to `SCHED_OTHER` for a second because its wake-ups
+    /// brought small batches (a datagram flood).
+    #[serde(default)]
+    pub small_batch_drops: u64,
 }
 
 /// The state of one connection.

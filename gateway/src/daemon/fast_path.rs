@@ -18,7 +18,7 @@ use crate::io::recv_backlog::RecvBacklog;
 use crate::io::reply_watch::PARKED_LOOK;
 use crate::io::tun_gro::Coalescer;
 use crate::io::tx_arena::{Placed, ReadShape, MAX_PENDING};
-use crate::io::udp::{RecvDatagram, GRO_BUFFER_BYTES};
+use crate::io::udp::{RecvDatagram, UdpRecvBatch, GRO_BUFFER_BYTES};
 use crate::io::{PacketBatch, ReplyWatch, Tun, TxArena, UdpBatchSocket, Waker};
 use crate::platform::realtime::{Realtime, WorkerSched};
 use esp::{NextHeader, Payload, Udp4500};
@@ -139,6 +139,7 @@ fn outbound_loop(
                 }
             }
         }
+        rt.note(std::mem::take(&mut bufs.read_bytes));
         // Never wait with packets in hand: send, then sleep.
         if bufs.has_pending() {
             bufs.flush(tunnel, tun, sock);
@@ -225,6 +226,8 @@ struct OutboundBufs {
     arena: TxArena,
     icmp: PacketBatch,
     scratch: [u8; 1280],
+    /// Bytes read since the worker last took them (`Realtime::note`).
+    read_bytes: usize,
 }
 
 impl OutboundBufs {
@@ -233,6 +236,7 @@ impl OutboundBufs {
             arena: TxArena::new(),
             icmp: PacketBatch::new(8, 0, 0, 1500),
             scratch: [0; 1280],
+            read_bytes: 0,
         }
     }
 
@@ -249,6 +253,7 @@ impl OutboundBufs {
         match self.arena.read(tun)? {
             Some(shape) => {
                 let small = shape.count <= 1 && shape.last <= SMALL_PACKET;
+                self.read_bytes += shape.segment * shape.count.saturating_sub(1) + shape.last;
                 encapsulate_read(
                     tunnel,
                     &shape,
@@ -449,6 +454,7 @@ fn inbound_loop(ctx: &InboundCtx, rt: &mut Realtime<'_>) {
             };
             match ctx.sock.recv_batch(&mut slot.rb) {
                 Ok(_) => {
+                    note_read(rt, &slot.rb);
                     st.refresh(ctx);
                     urgent |= decapsulate_small(&mut st, &mut backlog, i, &mut out, &mut aqm);
                     backlog.commit(i);
@@ -538,13 +544,20 @@ fn inbound_loop(ctx: &InboundCtx, rt: &mut Realtime<'_>) {
             };
             decapsulate_in_order(&mut st, &mut backlog, (i, m), &mut out, &mut aqm);
             if mark.saturating_sub(backlog.datagrams()) >= LOOK_EVERY {
-                if look(ctx, &mut st, &mut backlog, &mut urgent_out, &mut aqm) {
+                if look(ctx, &mut st, &mut backlog, &mut urgent_out, &mut aqm, rt) {
                     flush_tuns(ctx, &mut urgent_out, &mut pickup);
                 }
                 mark = backlog.datagrams();
             }
         }
         flush_tuns(ctx, &mut out, &mut pickup);
+    }
+}
+
+/// Counts a socket read for the worker's scheduling (`platform::realtime`).
+fn note_read(rt: &mut Realtime<'_>, rb: &UdpRecvBatch) {
+    if rt.is_configured() {
+        rt.note((0..rb.messages()).map(|m| rb.message_size(m).0).sum());
     }
 }
 
@@ -557,6 +570,7 @@ fn look<'a>(
     backlog: &mut RecvBacklog,
     urgent: &mut Vec<(OutKey, TunOut)>,
     aqm: &mut Option<Aqm>,
+    rt: &mut Realtime<'_>,
 ) -> bool {
     let Some(i) = backlog.vacant() else {
         return false;
@@ -567,6 +581,7 @@ fn look<'a>(
     if ctx.sock.recv_batch(&mut slot.rb).is_err() {
         return false;
     }
+    note_read(rt, &slot.rb);
     st.refresh(ctx);
     let any = decapsulate_small(st, backlog, i, urgent, aqm);
     backlog.commit(i);

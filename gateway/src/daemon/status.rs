@@ -186,6 +186,7 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
                         .then(|| std::io::Error::from_raw_os_error(c.refused_errno).to_string()),
                     fifo_workers: c.fifo_now,
                     dropped_to_normal: c.drops,
+                    small_batch_drops: c.small_batch_drops,
                 }
             },
         },
