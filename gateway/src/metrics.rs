@@ -6,7 +6,7 @@
 //! `ipsecgw_tunnel_up`, `ipsecgw_bytes_total{direction}`, `ipsecgw_packets_total{direction}`,
 //! `ipsecgw_drops_total{reason}`, `ipsecgw_rekeys_total{kind=ike|child}`,
 //! `ipsecgw_dpd_failures_total`, `ipsecgw_ike_retransmits_total`, plus `ipsecgw_uptime_seconds`,
-//! `ipsecgw_realtime_workers` (fast-path workers at `SCHED_FIFO` now) and
+//! `ipsecgw_realtime_workers` (fast-path workers at `SCHED_FIFO` now),
 //! `ipsecgw_realtime_drops_total` (times a busy worker dropped back to `SCHED_OTHER`) and
 //! `ipsecgw_realtime_small_batch_drops_total` (times a loaded worker did, for small batches).
 

@@ -228,7 +228,7 @@ impl Realtime<'_> {
     /// Counts `bytes` the worker read (a TUN read, a UDP message or GRO train) for the
     /// small-batch guard. Only with a priority set.
     pub fn note(&mut self, bytes: usize) {
-        if self.shared.priority != 0 {
+        if self.is_configured() {
             self.bytes = self.bytes.saturating_add(bytes as u64);
         }
     }
@@ -423,7 +423,8 @@ mod tests {
                 });
             });
             assert_eq!(s.counts().fifo_now, 1);
-            // A flood: busy for whole windows without sleeping. Drops back.
+            // Saturated (more than one vCPU can decrypt): busy for whole windows without
+            // sleeping. Drops back.
             spin_until(&mut r, false);
             assert_eq!(current_policy(), libc::SCHED_OTHER);
             assert_eq!(s.counts().drops, 1);
