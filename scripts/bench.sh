@@ -21,6 +21,8 @@ pkgs=(
   wireguard-go wireguard-tools
   # traffic, NAT, namespaces, crypto ceiling
   iperf3 samba smbclient nftables openssl iproute2 iputils-ping procps util-linux
+  # the per-hop trace of a loaded ping series (full runs, --hop-trace)
+  tcpdump
   # C toolchain for ring (ipsecgw, boringtun)
   gcc libc6-dev
 )

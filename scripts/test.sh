@@ -32,8 +32,8 @@ if [ "$root" = 1 ] && [ "${IPSECGW_BOOT_TEST:-1}" != 0 ]; then
   appliance/test-boot.sh
 fi
 if [ "$root" = 1 ] && [ "${IPSECGW_BENCH:-1}" != 0 ]; then
-  stamp "benchmark smoke run (scripts/bench.sh --quick --only plain,ipsecgw)"
-  scripts/bench.sh --quick --only plain,ipsecgw
+  stamp "benchmark smoke run (scripts/bench.sh --quick --only plain,ipsecgw --hop-trace)"
+  scripts/bench.sh --quick --only plain,ipsecgw --hop-trace
 fi
 stamp "cargo test"
 # The interop tests append their measurements (lost pings, rekeys, retransmits) here.

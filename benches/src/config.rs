@@ -40,12 +40,16 @@ pub struct BenchConfig {
     /// ipsecgw's TCP rows differ by 20-30% between BBR and CUBIC here, and strongSwan's
     /// loaded ping p99 by 3× (docs/fast-path.md, "BBR and CUBIC").
     pub tcp_cc: Option<String>,
+    /// `--hop-trace` / `--no-hop-trace`: one more loaded ping series per tunnel kind with
+    /// `tcpdump` in both gateway namespaces, timed hop by hop (`measure::hops`). On by
+    /// default in full runs, off with `--quick`.
+    pub hop_trace: bool,
 }
 
 pub const USAGE: &str = "\
 usage: bench [--quick] [--only KIND,KIND..] [--out FILE] [--ipsecgw BIN] [--boringtun BIN]
              [--iperf-secs N] [--tcp-runs N] [--smb-mib N] [--pings N] [--no-smb]
-             [--settle-secs N] [--tcp-cc cubic|bbr|host]
+             [--settle-secs N] [--tcp-cc cubic|bbr|host] [--hop-trace | --no-hop-trace]
        bench --probe-vcpus   (where the host runs CPU 0 and 1: one cache-line round trip)
 kinds: plain, ipsecgw, ipsecgw-strongswan, strongswan, wireguard-go, boringtun (default: all)";
 
@@ -61,6 +65,7 @@ impl BenchConfig {
         let (mut secs, mut mib, mut pings, mut settle) = (None, None, None, None);
         let mut tcp_runs = None;
         let mut no_smb = false;
+        let mut hop_trace = None;
         let mut tcp_cc = Some("cubic".to_string());
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -72,6 +77,8 @@ impl BenchConfig {
             match a.as_str() {
                 "--quick" => quick = true,
                 "--no-smb" => no_smb = true,
+                "--hop-trace" => hop_trace = Some(true),
+                "--no-hop-trace" => hop_trace = Some(false),
                 "--only" => only = Some(val("--only")?),
                 "--out" => out = PathBuf::from(val("--out")?),
                 "--ipsecgw" => ipsecgw = PathBuf::from(val("--ipsecgw")?),
@@ -122,6 +129,7 @@ impl BenchConfig {
             no_smb,
             settle_secs: settle.unwrap_or(if quick { 0 } else { 30 }) as u32,
             tcp_cc,
+            hop_trace: hop_trace.unwrap_or(!quick),
         })
     }
 
@@ -203,6 +211,18 @@ mod tests {
         assert_eq!(
             BenchConfig::parse(&args("--tcp-runs 5")).unwrap().tcp_runs,
             5
+        );
+        assert!(!BenchConfig::parse(&args("--quick")).unwrap().hop_trace);
+        assert!(
+            BenchConfig::parse(&args("--quick --hop-trace"))
+                .unwrap()
+                .hop_trace
+        );
+        assert!(BenchConfig::parse(&args("")).unwrap().hop_trace);
+        assert!(
+            !BenchConfig::parse(&args("--no-hop-trace"))
+                .unwrap()
+                .hop_trace
         );
         let e = BenchConfig::parse(&args("--tcp-runs 0")).unwrap_err();
         assert!(e.contains("at least 1"), "{e}");

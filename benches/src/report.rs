@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::measure::hops::HopTable;
 use crate::tunnels::Kind;
 
 /// Everything measured per tunnel kind.
@@ -152,6 +153,8 @@ pub struct KindResult {
     pub runs: BTreeMap<Metric, Vec<f64>>,
     /// Wall time of the whole kind (setup, measurements, teardown), seconds.
     pub secs: f64,
+    /// Where the pings of a traced loaded series waited (`--hop-trace`), or why not.
+    pub hops: Option<Result<HopTable, String>>,
 }
 
 impl KindResult {
@@ -163,6 +166,7 @@ impl KindResult {
             placement: BTreeMap::new(),
             runs: BTreeMap::new(),
             secs: 0.0,
+            hops: None,
         }
     }
 
@@ -313,6 +317,48 @@ impl Report {
     }
 
     /// The markdown report.
+    /// Per tunnel kind, where a loaded ping waited (`measure::hops`).
+    fn hops_section(&self, out: &mut String) {
+        if self.results.iter().all(|r| r.hops.is_none()) {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n## Where a ping waits under load (per hop, µs)\n\n\
+             A second loaded ping series (one TCP stream AWS→Azure) with `tcpdump` in both \
+             gateway namespaces: each ping followed by its ICMP sequence number through the \
+             gateways' inside interfaces and TUN devices, and by time and length to the tunnel \
+             datagram that carried it, as it left one gateway and, where UDP GRO did not join \
+             it to a train, as it reached the other's socket (see \
+             `benches/src/measure/hops.rs`). Seen: the round trips in which that hop was seen \
+             on its own. The captures cost CPU, so these round trips run a little slower than \
+             the latency table's. The last column is each hop's share of the time the slowest \
+             5% of the round trips took.\n"
+        );
+        for r in &self.results {
+            match &r.hops {
+                None => {}
+                Some(Ok(t)) => {
+                    let _ = writeln!(
+                        out,
+                        "### {} ({} round trips traced)\n\n{}",
+                        r.kind.label(),
+                        t.traced,
+                        t.markdown()
+                    );
+                }
+                Some(Err(e)) => {
+                    let _ = writeln!(
+                        out,
+                        "### {}\n\nnot traced: {}\n",
+                        r.kind.label(),
+                        cell_text(e, 600)
+                    );
+                }
+            }
+        }
+    }
+
     pub fn markdown(&self) -> String {
         let mut out = String::from("# ipsecgw end-to-end benchmark\n\n");
         for (k, v) in &self.machine {
@@ -362,6 +408,7 @@ impl Report {
             self.table(&mut out, &UDP_PATH);
         }
         self.placement_table(&mut out);
+        self.hops_section(&mut out);
         let _ = writeln!(out, "\n## Crypto ceiling (one core)\n");
         for (k, v) in &self.crypto {
             let _ = writeln!(out, "- {k}: {v}");
@@ -433,8 +480,14 @@ impl Report {
                     .iter()
                     .map(|(m, v)| (m.key().into(), json!(v)))
                     .collect();
+                let hops = match &r.hops {
+                    None => Value::Null,
+                    Some(Ok(t)) => t.json(),
+                    Some(Err(e)) => json!({ "error": e }),
+                };
                 json!({
                     "kind": r.kind.id(),
+                    "loaded_ping_hops": hops,
                     "vcpu_rtt_ns": placement,
                     "runs": runs,
                     "label": r.kind.label(),

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use interop_tests::error::Context;
 use interop_tests::topology::{AzureLab, LabOptions, VNET_HOST};
 use interop_tests::traffic::wait_for_ping;
-use interop_tests::Result;
+use interop_tests::{bail, Result};
 
 use crate::config::BenchConfig;
+use crate::measure::hops::{HopCapture, HopTable};
 use crate::measure::{cpu, iperf, ping, placement, smb, udp_arrivals};
 use crate::report::{KindResult, Metric};
 use crate::tunnels::{self, Kind, Tools, Tunnel};
@@ -218,6 +219,20 @@ fn measure(
     });
     record(res, Metric::PingLoadP50, &loaded, |l| l.p50_ms, "ms");
     record(res, Metric::PingLoadP99, &loaded, |l| l.p99_ms, "ms");
+    if cfg.hop_trace && res.kind != Kind::Plain {
+        let traced = traced_loaded_pings(lab, cfg, &dir);
+        match &traced {
+            Ok(t) => log(
+                res.kind,
+                &format!(
+                    "  loaded ping hops: {} round trips traced, p99 {:.0} µs",
+                    t.traced, t.total_us[2]
+                ),
+            ),
+            Err(e) => log(res.kind, &format!("  loaded ping hops: ERROR {e}")),
+        }
+        res.hops = Some(traced.map_err(|e| e.to_string()));
+    }
 
     // UDP at full rate, counting what reached the VNet host's UDP layer.
     for (len, m_rate, m_loss, m_sent, m_arrived) in [
@@ -263,6 +278,33 @@ fn measure(
     if !cfg.no_smb {
         measure_smb(res, lab, cfg, files);
     }
+}
+
+/// A loaded ping series like the latency table's, with `tcpdump` in both gateway
+/// namespaces (`measure::hops`).
+fn traced_loaded_pings(lab: &AzureLab, cfg: &BenchConfig, dir: &Path) -> Result<HopTable> {
+    let capture = HopCapture::start(&lab.gw, &lab.azure, dir)?;
+    let run = iperf::start(
+        &lab.vpc,
+        &lab.vnet,
+        VNET_HOST,
+        iperf::Spec {
+            secs: cfg.ping_count / 30 + 5,
+            reverse: false,
+            streams: 1,
+            udp_len: None,
+        },
+        dir,
+    )?;
+    std::thread::sleep(Duration::from_secs(1));
+    let pinged = ping::latency(&lab.vpc, VNET_HOST, cfg.ping_count);
+    run.abort();
+    let table = capture.finish()?;
+    pinged?;
+    if table.traced == 0 {
+        bail!("no round trip could be followed through both gateways");
+    }
+    Ok(table)
 }
 
 /// The run with the median rate (the lower middle one of an even count), with its

@@ -143,7 +143,9 @@ fn run(cfg: &BenchConfig) -> interop_tests::Result<bool> {
             std::thread::sleep(std::time::Duration::from_secs(cfg.settle_secs.into()));
         }
         let r = run_kind(*kind, cfg, &tools, &files);
-        all_ok &= r.setup.is_ok() && r.values.values().all(|v| v.is_ok());
+        all_ok &= r.setup.is_ok()
+            && r.values.values().all(|v| v.is_ok())
+            && !matches!(r.hops, Some(Err(_)));
         report.results.push(r);
         report.total_secs = t0.elapsed().as_secs_f64();
         // Written after every kind, so an interrupted run still leaves the rows done so far.

@@ -2,6 +2,7 @@
 //! where UDP datagrams were lost.
 
 pub mod cpu;
+pub mod hops;
 pub mod iperf;
 pub mod ping;
 pub mod placement;

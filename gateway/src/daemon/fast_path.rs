@@ -492,9 +492,9 @@ fn inbound_loop(ctx: &InboundCtx, rt: &mut Realtime<'_>) {
                 *slot = tun.as_fd();
             }
             let also = &also[..watched.len()];
-            // A real-time worker spinning for an answer would keep everything else off its
-            // vCPU (a yield only lets threads of its priority run): it spins as SCHED_OTHER.
-            let paused = ctx.reply.spinning() && rt.pause();
+            // A worker at SCHED_FIFO (a loaded gateway) sleeps instead of spinning for an
+            // answer: it is woken at once, where a spin, which must run at SCHED_OTHER, would
+            // yield its vCPU to the busy threads for their whole slice (`ReplyWatch::wait`).
             let waited = ctx.reply.wait(
                 ctx.sock.as_fd(),
                 also,
@@ -502,10 +502,8 @@ fn inbound_loop(ctx: &InboundCtx, rt: &mut Realtime<'_>) {
                 generation,
                 &ctx.waker,
                 IDLE_WAIT,
+                !rt.is_fifo(),
             );
-            if paused {
-                rt.resume();
-            }
             match waited {
                 Ok(r) if r.woken => return,
                 Ok(r) => {

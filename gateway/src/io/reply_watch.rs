@@ -188,6 +188,14 @@ impl ReplyWatch {
     /// the result for `also[i]`; bit 0 is `fd`). `generation` is what
     /// [`ReplyWatch::generation`] said before `also` was gathered. A nudge ends the wait
     /// (timed out), so that the caller gathers `also` afresh and calls again.
+    ///
+    /// With `spin == false` it sleeps even while an answer is expected: for a receiver at
+    /// `SCHED_FIFO` (a loaded gateway, `platform::realtime`), which is woken within
+    /// microseconds anyway, while a spin would have to run at `SCHED_OTHER` (a real-time spin
+    /// keeps every other program off its vCPU) and its yields hand the vCPU to the busy
+    /// threads for their whole slice: the answer then waited 1-2 ms in the socket
+    /// (docs/fast-path.md).
+    #[allow(clippy::too_many_arguments)]
     pub fn wait(
         &self,
         fd: BorrowedFd<'_>,
@@ -196,9 +204,10 @@ impl ReplyWatch {
         generation: u64,
         shutdown: &Waker,
         idle: Duration,
+        spin: bool,
     ) -> io::Result<Readiness> {
         loop {
-            if self.now_ns() < self.until_ns.load(Ordering::SeqCst) {
+            if spin && self.now_ns() < self.until_ns.load(Ordering::SeqCst) {
                 let r = poll::wait_readable(&[fd], Some(shutdown), Some(Duration::ZERO))?;
                 if !r.timed_out() {
                     if r.ready != 0 {
@@ -216,7 +225,7 @@ impl ReplyWatch {
                 self.sleeping.store(false, Ordering::SeqCst);
                 return Ok(Readiness::default());
             }
-            if self.now_ns() < self.until_ns.load(Ordering::SeqCst) {
+            if spin && self.now_ns() < self.until_ns.load(Ordering::SeqCst) {
                 // `expect` ran between the check above and the announcement.
                 self.sleeping.store(false, Ordering::SeqCst);
                 continue;
@@ -263,7 +272,7 @@ mod tests {
         shutdown: &Waker,
         timeout: Duration,
     ) -> Readiness {
-        w.wait(fd, also, 0, 0, shutdown, timeout).unwrap()
+        w.wait(fd, also, 0, 0, shutdown, timeout, true).unwrap()
     }
 
     #[test]
@@ -276,6 +285,57 @@ mod tests {
         assert!(r.timed_out());
         assert!(t.elapsed() >= Duration::from_millis(25));
         assert_eq!(w.counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_receiver_that_must_not_spin_sleeps_while_an_answer_is_expected() {
+        let w = ReplyWatch::new(Duration::from_millis(200)).unwrap();
+        let shutdown = Waker::new().unwrap();
+        let (a, b) = UnixDatagram::pair().unwrap();
+        w.expect();
+        assert!(w.spinning());
+        let t = Instant::now();
+        let r = w
+            .wait(
+                b.as_fd(),
+                &[],
+                0,
+                0,
+                &shutdown,
+                Duration::from_millis(20),
+                false,
+            )
+            .unwrap();
+        assert!(r.timed_out(), "{r:?}");
+        let slept = t.elapsed();
+        assert!(
+            slept >= Duration::from_millis(20) && slept < Duration::from_millis(150),
+            "slept for its idle time, no 200 ms spin first: {slept:?}"
+        );
+        assert!(
+            w.spinning(),
+            "the expectation stays for a receiver that may spin"
+        );
+        // And the answer wakes it from that sleep.
+        let r2 = std::thread::scope(|sc| {
+            let waiter = sc.spawn(|| {
+                w.wait(
+                    b.as_fd(),
+                    &[],
+                    0,
+                    0,
+                    &shutdown,
+                    Duration::from_secs(5),
+                    false,
+                )
+                .unwrap()
+            });
+            std::thread::sleep(Duration::from_millis(20));
+            a.send(b"answer").unwrap();
+            waiter.join().unwrap()
+        });
+        assert!(r2.is_ready(0), "{r2:?}");
+        assert_eq!(w.counts().1, 0, "not caught by a spin");
     }
 
     #[test]
@@ -292,7 +352,7 @@ mod tests {
                 waits += 1;
                 let gen = w2.generation();
                 let r = w2
-                    .wait(b.as_fd(), &[], 0, gen, &s2, Duration::from_secs(30))
+                    .wait(b.as_fd(), &[], 0, gen, &s2, Duration::from_secs(30), true)
                     .unwrap();
                 if !r.timed_out() {
                     return (r, b, waits);
@@ -467,6 +527,7 @@ mod tests {
                 0,
                 &shutdown,
                 Duration::from_secs(5),
+                true,
             )
             .unwrap();
         assert!(r.is_ready(1) && !r.is_ready(2), "{r:?}");
@@ -490,6 +551,7 @@ mod tests {
                 gen,
                 &shutdown,
                 Duration::from_secs(30),
+                true,
             )
             .unwrap();
         assert!(r.timed_out());
@@ -505,6 +567,7 @@ mod tests {
                 gen,
                 &s2,
                 Duration::from_secs(30),
+                true,
             )
             .unwrap()
         });
@@ -527,7 +590,7 @@ mod tests {
             let t = std::thread::spawn(move || {
                 let (_a, b) = UnixDatagram::pair().unwrap();
                 let gen = w2.generation();
-                w2.wait(b.as_fd(), &[], 0, gen, &s2, Duration::from_secs(30))
+                w2.wait(b.as_fd(), &[], 0, gen, &s2, Duration::from_secs(30), true)
                     .unwrap()
             });
             let start = Instant::now();

@@ -233,20 +233,6 @@ impl Realtime<'_> {
         }
     }
 
-    /// Back to `SCHED_OTHER` for a moment (a spin that must leave the vCPU to others);
-    /// returns whether it was at `SCHED_FIFO`, and then [`Realtime::resume`] must follow.
-    pub fn pause(&mut self) -> bool {
-        self.fifo && set_policy(libc::SCHED_OTHER, 0).is_ok()
-    }
-
-    /// `SCHED_FIFO` again after [`Realtime::pause`].
-    pub fn resume(&mut self) {
-        if set_policy(libc::SCHED_FIFO, i32::from(self.shared.priority)).is_err() {
-            self.fifo = false;
-            self.shared.fifo_now.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
     fn set_fifo(&mut self, on: bool) {
         let s = self.shared;
         if !on {
