@@ -407,6 +407,9 @@ v="$(field METRIC-UP)"; check "Prometheus ipsecgw_tunnel_up{tunnel=\"azure\"}" "
 v="$(field METRIC-PACKETS-IN)"
 check "Prometheus ipsecgw_packets_total{direction=\"in\"} counts the pings" "$v" eval '[ "${v:-0}" -gt 0 ] 2>/dev/null'
 log "systemd-analyze security: $(field SECURITY)"
+v="$(field WORKERS)"
+check "the unit lets the fast-path workers use SCHED_FIFO (CAP_SYS_NICE, RestrictRealtime=no)" "$v" \
+  eval 'case "$v" in "workers: SCHED_FIFO 10 while loaded"*) true ;; *) false ;; esac'
 
 # 2. Reload.
 before="$(field RELOAD-BEFORE)" after="$(field RELOAD-AFTER)"

@@ -74,6 +74,9 @@ say "METRIC-UP $(metric 'ipsecgw_tunnel_up{tunnel="azure"}')"
 say "METRIC-PACKETS-IN $(metric 'ipsecgw_packets_total{tunnel="azure",direction="in"}')"
 say "JOURNAL-FIELDS $(journalctl -u ipsecgw -o export | grep -c '^TUNNEL=')"
 say "SECURITY $(systemd-analyze security ipsecgw.service 2>/dev/null | tail -n1)"
+# The daemon tries SCHED_FIFO at start (realtime_priority, 10 by default): "refused" here
+# means the unit lacks CAP_SYS_NICE or still has RestrictRealtime=yes.
+say "WORKERS $(ipsecgw status | grep '^workers: ' | head -n1)"
 say "CONFIG-MODE $(stat -c '%a %U' /etc/ipsecgw /etc/ipsecgw/ipsecgw.toml | tr '\n' ' ')"
 say "SYSCTL $(sysctl -n net.ipv4.ip_forward net.ipv4.conf.all.rp_filter net.ipv4.fib_multipath_hash_policy | tr '\n' ' ')"
 

@@ -196,27 +196,7 @@ fn measure(
     record(res, Metric::CpuHost, &Ok(per_host), |v| *v, "s/GB");
 
     // Latency under load: one TCP stream AWS -> Azure while pinging.
-    let load_secs = cfg.ping_count / 30 + 5;
-    let loaded = probed(res, Metric::PingLoadP99, || {
-        iperf::start(
-            vpc,
-            vnet,
-            VNET_HOST,
-            iperf::Spec {
-                secs: load_secs,
-                reverse: false,
-                streams: 1,
-                udp_len: None,
-            },
-            &dir,
-        )
-        .and_then(|run| {
-            std::thread::sleep(Duration::from_secs(1));
-            let l = ping::latency(vpc, VNET_HOST, cfg.ping_count);
-            run.abort();
-            l
-        })
-    });
+    let loaded = probed(res, Metric::PingLoadP99, || loaded_pings(lab, cfg, &dir));
     record(res, Metric::PingLoadP50, &loaded, |l| l.p50_ms, "ms");
     record(res, Metric::PingLoadP99, &loaded, |l| l.p99_ms, "ms");
     if cfg.hop_trace && res.kind != Kind::Plain {
@@ -280,10 +260,8 @@ fn measure(
     }
 }
 
-/// A loaded ping series like the latency table's, with `tcpdump` in both gateway
-/// namespaces (`measure::hops`).
-fn traced_loaded_pings(lab: &AzureLab, cfg: &BenchConfig, dir: &Path) -> Result<HopTable> {
-    let capture = HopCapture::start(&lab.gw, &lab.azure, dir)?;
+/// The ping series under load: one TCP stream AWS -> Azure, pinging from its second second on.
+fn loaded_pings(lab: &AzureLab, cfg: &BenchConfig, dir: &Path) -> Result<ping::Latency> {
     let run = iperf::start(
         &lab.vpc,
         &lab.vnet,
@@ -299,6 +277,14 @@ fn traced_loaded_pings(lab: &AzureLab, cfg: &BenchConfig, dir: &Path) -> Result<
     std::thread::sleep(Duration::from_secs(1));
     let pinged = ping::latency(&lab.vpc, VNET_HOST, cfg.ping_count);
     run.abort();
+    pinged
+}
+
+/// A second loaded ping series, with `tcpdump` in both gateway namespaces
+/// (`measure::hops`).
+fn traced_loaded_pings(lab: &AzureLab, cfg: &BenchConfig, dir: &Path) -> Result<HopTable> {
+    let capture = HopCapture::start(&lab.gw, &lab.azure, dir)?;
+    let pinged = loaded_pings(lab, cfg, dir);
     let table = capture.finish()?;
     pinged?;
     if table.traced == 0 {

@@ -42,7 +42,7 @@ pub fn render_text(s: &StatusSnapshot) -> String {
             d.reply_spin_us, d.reply_nudges, d.replies_caught_awake
         );
     }
-    // Only with `realtime_priority` set (off by default).
+    // Not with `realtime_priority = 0` (the default is 10).
     let w = &d.workers;
     let _ = match (&w.refused, w.realtime_priority) {
         (_, 0) => Ok(()),

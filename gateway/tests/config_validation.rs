@@ -459,14 +459,19 @@ fn tun_queues_default_to_a_latency_queue_plus_half_the_vcpus_and_are_bounded() {
 }
 
 #[test]
-fn realtime_priority_is_off_by_default_and_bounded() {
+fn realtime_priority_is_10_by_default_and_bounded() {
     let cfg = ok(&minimal("", ""));
-    assert_eq!(cfg.daemon.realtime_priority, 0);
+    assert_eq!(cfg.daemon.realtime_priority, 10);
+    // Not asked for: a kernel refusal is then only an info line.
+    assert!(!cfg.daemon.realtime_priority_set);
+    let shown = cfg.redacted_toml();
+    assert!(shown.contains("realtime_priority = 10"), "{shown}");
     let on = ok(&format!(
         "[daemon]\nrealtime_priority = 10\n{}",
         minimal("", "")
     ));
     assert_eq!(on.daemon.realtime_priority, 10);
+    assert!(on.daemon.realtime_priority_set);
     let off = ok(&format!(
         "[daemon]\nrealtime_priority = 0\n{}",
         minimal("", "")
@@ -487,7 +492,7 @@ fn realtime_priority_is_off_by_default_and_bounded() {
         has(
             &errs,
             "daemon.realtime_priority",
-            &["1 to 99", "e.g. 10", "0 to leave"],
+            &["1 to 99", "10 by default", "0 to leave"],
         );
     }
     let errs = errors(&format!(

@@ -72,21 +72,27 @@ impl Tunnel for IpsecgwVsSwan {
     }
 }
 
-/// The inline-send counters of the first tunnel in `gw`'s status.
+/// The inline-send counters of the first tunnel in `gw`'s status, and the workers' drops
+/// to `SCHED_OTHER` (`realtime_priority`).
 fn counters(gw: &Ipsecgw) -> String {
     let Ok(st) = gw.status_json() else {
         return "no status".into();
     };
-    ["answers_sent_inline", "bulk_sent_inline", "bulk_parks"]
-        .iter()
-        .map(|k| {
-            let v = st
-                .pointer(&format!("/tunnels/0/{k}"))
-                .and_then(|v| v.as_u64());
-            format!("{k} {}", v.map_or("-".into(), |v| v.to_string()))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    [
+        "tunnels/0/answers_sent_inline",
+        "tunnels/0/bulk_sent_inline",
+        "tunnels/0/bulk_parks",
+        "daemon/workers/dropped_to_normal",
+        "daemon/workers/small_batch_drops",
+    ]
+    .iter()
+    .map(|k| {
+        let v = st.pointer(&format!("/{k}")).and_then(|v| v.as_u64());
+        let name = k.rsplit('/').next().unwrap_or(k);
+        format!("{name} {}", v.map_or("-".into(), |v| v.to_string()))
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn set_bin(bin: &Path) -> Result<()> {

@@ -64,9 +64,13 @@ pub struct DaemonConfig {
     /// How long an inbound worker stays awake for the answer to a request that just left on
     /// a latency queue (`reply_spin`; zero = always sleep). See `io::reply_watch`.
     pub reply_spin: Duration,
-    /// `SCHED_FIFO` priority of the fast-path workers (`realtime_priority`; 0 = they stay at
-    /// `SCHED_OTHER`). See `platform::realtime`.
+    /// `SCHED_FIFO` priority of the fast-path workers while the gateway is loaded
+    /// (`realtime_priority`, default 10; 0 = they stay at `SCHED_OTHER`). See
+    /// `platform::realtime`.
     pub realtime_priority: u8,
+    /// Whether the file sets `realtime_priority`: the kernel refusing a priority the
+    /// operator asked for is a warning, refusing the default an info line.
+    pub realtime_priority_set: bool,
 }
 
 /// The default `reply_spin`: a round trip through both gateways on one machine takes

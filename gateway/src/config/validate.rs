@@ -178,9 +178,9 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
                 "realtime_priority",
                 format!(
                     "{n} is out of range: use 1 to {max} (the SCHED_FIFO priority of the \
-                     fast-path workers while the gateway is loaded, e.g. {}), or 0 to leave \
-                     them at SCHED_OTHER (the default)",
-                    realtime::SUGGESTED_PRIORITY
+                     fast-path workers while the gateway is loaded; {} by default), or 0 to \
+                     leave them at SCHED_OTHER",
+                    realtime::DEFAULT_PRIORITY
                 ),
             );
             realtime::DEFAULT_PRIORITY
@@ -194,6 +194,7 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
         tun_queues,
         reply_spin: reply_spin.min(MAX_REPLY_SPIN),
         realtime_priority,
+        realtime_priority_set: raw.realtime_priority.is_some(),
     }
 }
 

@@ -67,7 +67,10 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
         tunnel_map: Arc::new(Default::default()),
         next_tunnel_id: 0,
         drops: Arc::new(GatewayDrops::default()),
-        sched: Arc::new(WorkerSched::new(config.daemon.realtime_priority)),
+        sched: Arc::new(WorkerSched::new(
+            config.daemon.realtime_priority,
+            config.daemon.realtime_priority_set,
+        )),
         routes: RouteHandle::connect()?,
         waker: Arc::new(Waker::new()?),
         ike_tx,
@@ -101,6 +104,7 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
     cp.reconcile_ha().await;
     cp.fast_path_mode = describe_fast_path(&cp.tunnels, &cp.sockets);
     tracing::info!(fast_path = %cp.fast_path_mode, "fast path");
+    cp.sched.probe();
 
     // Control socket.
     let listener = crate::control::server::bind(&control_socket).map_err(|e| {

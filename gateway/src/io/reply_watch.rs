@@ -35,6 +35,9 @@ pub struct ReplyWatch {
     until_ns: AtomicU64,
     /// The receiver is (about to be) blocked in `poll`.
     sleeping: AtomicBool,
+    /// The sleeping receiver would spin for an answer (its `wait` was called with `spin`);
+    /// one that would not (at `SCHED_FIFO`) is woken by the answer itself, not nudged.
+    sleeper_spins: AtomicBool,
     /// When [`ReplyWatch::expect`] was last called.
     last_expect_ns: AtomicU64,
     /// The receiver's last sleep lasted at least [`SPARSE`].
@@ -62,6 +65,7 @@ impl ReplyWatch {
             spin_ns: u64::try_from(spin.as_nanos()).unwrap_or(u64::MAX),
             until_ns: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
+            sleeper_spins: AtomicBool::new(true),
             last_expect_ns: AtomicU64::new(0),
             quiet: AtomicBool::new(true),
             dense: AtomicBool::new(false),
@@ -103,7 +107,7 @@ impl ReplyWatch {
         // SeqCst pairs with `wait`: either it sees the new deadline after announcing that it
         // sleeps, or this sees `sleeping` and nudges it.
         self.until_ns.fetch_max(until, Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeper_spins.load(Ordering::SeqCst) {
             self.nudges.fetch_add(1, Ordering::Relaxed);
             // A failed nudge only costs the wake-up it was meant to save.
             let _ = self.nudge.wake();
@@ -219,6 +223,7 @@ impl ReplyWatch {
                 std::thread::yield_now();
                 continue;
             }
+            self.sleeper_spins.store(spin, Ordering::SeqCst);
             self.sleeping.store(true, Ordering::SeqCst);
             if self.generation.load(Ordering::SeqCst) != generation {
                 // `release` ran after `also` was gathered.
@@ -275,6 +280,16 @@ mod tests {
         w.wait(fd, also, 0, 0, shutdown, timeout, true).unwrap()
     }
 
+    /// `wait` of a receiver that must not spin (at `SCHED_FIFO`), on `fd` alone.
+    fn wait_no_spin(
+        w: &ReplyWatch,
+        fd: BorrowedFd<'_>,
+        shutdown: &Waker,
+        timeout: Duration,
+    ) -> Readiness {
+        w.wait(fd, &[], 0, 0, shutdown, timeout, false).unwrap()
+    }
+
     #[test]
     fn sleeps_without_expectation_and_times_out() {
         let w = ReplyWatch::new(Duration::from_millis(50)).unwrap();
@@ -295,17 +310,7 @@ mod tests {
         w.expect();
         assert!(w.spinning());
         let t = Instant::now();
-        let r = w
-            .wait(
-                b.as_fd(),
-                &[],
-                0,
-                0,
-                &shutdown,
-                Duration::from_millis(20),
-                false,
-            )
-            .unwrap();
+        let r = wait_no_spin(&w, b.as_fd(), &shutdown, Duration::from_millis(20));
         assert!(r.timed_out(), "{r:?}");
         let slept = t.elapsed();
         assert!(
@@ -316,26 +321,22 @@ mod tests {
             w.spinning(),
             "the expectation stays for a receiver that may spin"
         );
-        // And the answer wakes it from that sleep.
+        // A request sent while it sleeps (sparse: the last one was 20 ms ago) does not nudge
+        // it, and the answer wakes it from that sleep.
         let r2 = std::thread::scope(|sc| {
-            let waiter = sc.spawn(|| {
-                w.wait(
-                    b.as_fd(),
-                    &[],
-                    0,
-                    0,
-                    &shutdown,
-                    Duration::from_secs(5),
-                    false,
-                )
-                .unwrap()
-            });
+            let waiter =
+                sc.spawn(|| wait_no_spin(&w, b.as_fd(), &shutdown, Duration::from_secs(5)));
+            std::thread::sleep(Duration::from_millis(20));
+            w.expect();
             std::thread::sleep(Duration::from_millis(20));
             a.send(b"answer").unwrap();
             waiter.join().unwrap()
         });
-        assert!(r2.is_ready(0), "{r2:?}");
-        assert_eq!(w.counts().1, 0, "not caught by a spin");
+        assert!(
+            r2.is_ready(0),
+            "woken by the answer, not by a nudge: {r2:?}"
+        );
+        assert_eq!(w.counts(), (0, 0), "no nudge, not caught by a spin");
     }
 
     #[test]

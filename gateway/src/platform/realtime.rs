@@ -33,11 +33,14 @@
 //!   guard at 90% kept the receiving gateway's inbound worker at `SCHED_OTHER` for most of a
 //!   TCP stream, and the loaded p99 at 2.6 ms instead of 1.8 ms (medians).
 //!
-//! Off by default: the workers then take the CPU before every other program on the instance
-//! (docs/fast-path.md has the measurements).
+//! On by default (priority 10): a gateway on its own instance is the program that must not
+//! wait, and the guards above keep it from starving the rest. `realtime_priority = 0` keeps
+//! the workers at `SCHED_OTHER` where the instance runs other work that must keep up with
+//! the tunnel (docs/fast-path.md has the measurements of both).
 //!
 //! Without `CAP_SYS_NICE` (or an `RLIMIT_RTPRIO`) the kernel refuses: the workers stay at
-//! `SCHED_OTHER`, the first refusal is logged, and `ipsecgw status` says so.
+//! `SCHED_OTHER`, the first refusal is logged (a warning where the configuration asks for a
+//! priority, an info line where it is the default), and `ipsecgw status` says so.
 //!
 //! `unsafe`: `sched_setscheduler(2)` and `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` are called
 //! through `libc` (std has neither; the `thread-priority` crate's `SCHED_OTHER` path also
@@ -47,13 +50,12 @@ use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The default `realtime_priority`: off. Real-time workers cut the loaded round trip where
-/// the gateway shares its vCPUs with other busy programs, but they take the CPU before every
-/// other program and need `CAP_SYS_NICE` (docs/fast-path.md).
-pub const DEFAULT_PRIORITY: u8 = 0;
-/// The priority the operator guide suggests: low among real-time threads (the kernel's own
-/// run at 50 and above when threaded), above every `SCHED_OTHER` thread.
-pub const SUGGESTED_PRIORITY: u8 = 10;
+/// The default `realtime_priority`: low among real-time threads (the kernel's own run at 50
+/// and above when threaded), above every `SCHED_OTHER` thread. Real-time workers cut the
+/// loaded round trip where the gateway shares its vCPUs with other busy programs (from a p99
+/// of 2-3 ms to under 1 ms in the benchmark's lab, docs/fast-path.md); they need
+/// `CAP_SYS_NICE`, which the appliance's unit grants.
+pub const DEFAULT_PRIORITY: u8 = 10;
 /// The highest `SCHED_FIFO` priority.
 pub const MAX_PRIORITY: u8 = 99;
 /// How often a worker compares the CPU time it used with the time that passed.
@@ -75,6 +77,9 @@ pub const SMALL_ROUND_BYTES: u64 = 32 * 1024;
 pub struct WorkerSched {
     /// `SCHED_FIFO` priority; 0 = the workers stay at `SCHED_OTHER`.
     priority: u8,
+    /// Whether the configuration asked for `priority` (a refusal is then a warning; for the
+    /// default, an info line).
+    asked: bool,
     /// The clock of `loaded_until`.
     epoch: Instant,
     /// Nanoseconds after `epoch` until which the gateway counts as loaded.
@@ -100,9 +105,11 @@ pub struct SchedCounts {
 }
 
 impl WorkerSched {
-    pub fn new(priority: u8) -> Self {
+    /// `asked`: whether the configuration set `priority` (rather than leaving the default).
+    pub fn new(priority: u8, asked: bool) -> Self {
         Self {
             priority: priority.min(MAX_PRIORITY),
+            asked,
             epoch: Instant::now(),
             loaded_until: AtomicU64::new(0),
             refused: AtomicI32::new(0),
@@ -134,6 +141,46 @@ impl WorkerSched {
             cpu_start: thread_cpu_time(),
             rounds: 0,
             bytes: 0,
+        }
+    }
+
+    /// Tries `SCHED_FIFO` once on a short-lived thread at start, so that a kernel refusal
+    /// shows in the log and in `ipsecgw status` before the first load rather than during it.
+    pub fn probe(&self) {
+        if self.priority == 0 {
+            return;
+        }
+        let tried = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    set_policy(libc::SCHED_FIFO, i32::from(self.priority))
+                        .and_then(|()| set_policy(libc::SCHED_OTHER, 0))
+                })
+                .join()
+        });
+        if let Ok(Err(e)) = tried {
+            self.refuse(&e);
+        }
+    }
+
+    /// Records the kernel's refusal of `SCHED_FIFO`; the first one is logged.
+    fn refuse(&self, e: &io::Error) {
+        let errno = e.raw_os_error().unwrap_or(libc::EPERM);
+        if self.refused.swap(errno, Ordering::Relaxed) != 0 {
+            return;
+        }
+        if self.asked {
+            tracing::warn!(
+                error = %e,
+                "fast-path workers stay at SCHED_OTHER: SCHED_FIFO needs CAP_SYS_NICE \
+                 (or set [daemon] realtime_priority = 0 to silence this)"
+            );
+        } else {
+            tracing::info!(
+                error = %e,
+                "fast-path workers stay at SCHED_OTHER under load: the default \
+                 realtime_priority needs CAP_SYS_NICE (the appliance's unit grants it)"
+            );
         }
     }
 
@@ -250,16 +297,7 @@ impl Realtime<'_> {
                 self.fifo = true;
                 s.fifo_now.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => {
-                let errno = e.raw_os_error().unwrap_or(libc::EPERM);
-                if s.refused.swap(errno, Ordering::Relaxed) == 0 {
-                    tracing::warn!(
-                        error = %e,
-                        "fast-path workers stay at SCHED_OTHER: SCHED_FIFO needs CAP_SYS_NICE \
-                         (or set [daemon] realtime_priority = 0 to silence this)"
-                    );
-                }
-            }
+            Err(e) => s.refuse(&e),
         }
     }
 }
@@ -345,7 +383,7 @@ mod tests {
     #[test]
     fn priority_zero_leaves_the_thread_alone() {
         std::thread::spawn(|| {
-            let s = WorkerSched::new(0);
+            let s = WorkerSched::new(0, true);
             let mut r = s.enter();
             // Busy for a third of each window (what makes a configured gateway loaded) ...
             let t = Instant::now();
@@ -362,14 +400,14 @@ mod tests {
         .unwrap();
     }
 
-    /// Runs `f` on a thread of its own with a [`WorkerSched`] at the suggested priority
+    /// Runs `f` on a thread of its own with a [`WorkerSched`] at the default priority
     /// (skipped without root).
     fn on_worker_thread(f: impl FnOnce(&WorkerSched) + Send) {
         if !is_root() {
             eprintln!("SKIPPED: SCHED_FIFO needs root (CAP_SYS_NICE)");
             return;
         }
-        let s = WorkerSched::new(SUGGESTED_PRIORITY);
+        let s = WorkerSched::new(DEFAULT_PRIORITY, false);
         std::thread::scope(|scope| {
             scope.spawn(|| f(&s));
         });
@@ -469,5 +507,89 @@ mod tests {
             }
             assert_eq!(s.counts().small_batch_drops, 1);
         });
+    }
+
+    /// What `probe` logs, from a thread that lacks `CAP_SYS_NICE` (dropped from its effective
+    /// set; the probe's own thread inherits that) when `drop_nice`.
+    fn probe_log(sched: &WorkerSched, drop_nice: bool) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || out.clone())
+            .finish();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                if drop_nice {
+                    caps::drop(
+                        None,
+                        caps::CapSet::Effective,
+                        caps::Capability::CAP_SYS_NICE,
+                    )
+                    .unwrap();
+                }
+                tracing::subscriber::with_default(subscriber, || sched.probe());
+                assert_eq!(current_policy(), libc::SCHED_OTHER);
+            });
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[test]
+    fn the_start_probe_reports_a_refusal_as_info_for_the_default_and_a_warning_when_asked() {
+        if !is_root() {
+            eprintln!("SKIPPED: the probe's success needs root (CAP_SYS_NICE)");
+            return;
+        }
+        // Allowed: nothing logged, nothing refused, the probing thread back at SCHED_OTHER.
+        let s = WorkerSched::new(DEFAULT_PRIORITY, false);
+        assert_eq!(probe_log(&s, false), "");
+        assert_eq!(s.counts().refused_errno, 0);
+        // The default, refused: an info line, and the refusal shows in the counts (status).
+        let s = WorkerSched::new(DEFAULT_PRIORITY, false);
+        let log = probe_log(&s, true);
+        assert_eq!(s.counts().refused_errno, libc::EPERM);
+        assert!(log.contains(" INFO ") && !log.contains("WARN"), "{log}");
+        assert!(
+            log.contains("the default realtime_priority needs CAP_SYS_NICE"),
+            "{log}"
+        );
+        // Asked for in the configuration, refused: a warning naming the way out.
+        let s = WorkerSched::new(DEFAULT_PRIORITY, true);
+        let log = probe_log(&s, true);
+        assert_eq!(s.counts().refused_errno, libc::EPERM);
+        assert!(log.contains(" WARN "), "{log}");
+        assert!(log.contains("realtime_priority = 0"), "{log}");
+        // A worker of a refused gateway stays at SCHED_OTHER when loaded, without asking again.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut r = s.enter();
+                let t = Instant::now();
+                while t.elapsed() < WINDOW * 4 {
+                    loaded_cycle(&mut r, SMALL_ROUND_BYTES as usize);
+                }
+                let loaded_until = s.loaded_until.load(Ordering::Relaxed);
+                assert!(loaded_until > s.ns(Instant::now()), "never loaded");
+                assert!(!r.is_fifo());
+                assert_eq!(current_policy(), libc::SCHED_OTHER);
+            });
+        });
+        // Priority 0: no probe at all.
+        let s = WorkerSched::new(0, true);
+        assert_eq!(probe_log(&s, true), "");
+        assert_eq!(s.counts().refused_errno, 0);
     }
 }
