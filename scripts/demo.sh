@@ -15,4 +15,5 @@ scripts/install-deps.sh
 . scripts/cargo-env.sh
 echo "== building ipsecgw (release)"
 cargo build --release --locked -p gateway -p interop-tests --bins
-exec target/release/demo "$@"
+# The build follows CARGO_TARGET_DIR when it is set.
+exec "${CARGO_TARGET_DIR:-target}/release/demo" "$@"

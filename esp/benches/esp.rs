@@ -21,13 +21,21 @@
 //!
 //! `cargo bench -p esp --bench esp -- '1400B/(encap\+decap|raw seal\+open)/aes256gcm16$'`
 //!
+//! The two AES-GCM implementations (`esp::GcmBackend`, which the daemon picks at start by
+//! timing both) side by side, encap+decap per suite and size:
+//!
+//! `cargo bench -p esp --bench esp -- 'gcm-backend'`
+//!
 //! On a loaded machine prefer `benches/interleaved.rs` (same operations, timed alternately
 //! in short rounds so that load cancels out); the README's table comes from it.
 
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
 };
-use esp::{NextHeader, Suite, MAX_HEADROOM, MAX_TAILROOM};
+use esp::suite::AesKeySize;
+use esp::{
+    GcmBackend, InboundSa, NextHeader, OutboundSa, SaConfig, Suite, MAX_HEADROOM, MAX_TAILROOM,
+};
 
 #[path = "common/raw.rs"]
 mod raw;
@@ -89,5 +97,37 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// encap+decap of the AES-GCM suites with each backend.
+fn backends(c: &mut Criterion) {
+    for size in [64usize, 1400, 8900] {
+        let mut g = c.benchmark_group(format!("gcm-backend/{size}B"));
+        g.throughput(Throughput::Bytes(size as u64));
+        for key in [AesKeySize::Aes128, AesKeySize::Aes192, AesKeySize::Aes256] {
+            let suite = Suite::AesGcm16(key);
+            for backend in GcmBackend::ALL {
+                let cfg = SaConfig {
+                    esn: true,
+                    gcm_backend: backend,
+                    ..SaConfig::new(raw::SPI, suite)
+                };
+                let k = raw::keymat(suite);
+                let out = OutboundSa::new(&cfg, &k).unwrap();
+                let inb = InboundSa::new(&cfg, &k).unwrap();
+                let mut buf = vec![0x45u8; MAX_HEADROOM + size + MAX_TAILROOM];
+                let inner = MAX_HEADROOM..MAX_HEADROOM + size;
+                g.bench_function(BenchmarkId::new(backend.name(), suite), |b| {
+                    b.iter(|| {
+                        let e = out
+                            .encapsulate(&mut buf, inner.clone(), NextHeader::Ipv4)
+                            .unwrap();
+                        black_box(inb.decapsulate(&mut buf[e.esp]).unwrap());
+                    })
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench, backends);
 criterion_main!(benches);

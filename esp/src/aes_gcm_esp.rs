@@ -1,7 +1,8 @@
 //! AES-GCM for ESP (RFC 4106): nonce = 4-byte salt || 8-byte explicit IV (section 4), 16-byte
 //! ICV, key material = AES key || salt (section 8.1).
 //!
-//! AES-128/256-GCM use ring; ring has no AES-192-GCM, so that one uses RustCrypto `aes-gcm`.
+//! Two implementations ([`GcmBackend`]): ring for AES-128/256 (ring has no AES-192-GCM, so
+//! that one uses RustCrypto `aes-gcm` under this backend), or aws-lc-rs for all three sizes.
 
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::AeadInOut;
@@ -9,6 +10,7 @@ use aes_gcm::{AesGcm, KeyInit};
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM, AES_256_GCM};
 use zeroize::Zeroizing;
 
+use crate::gcm_backend::GcmBackend;
 use crate::suite::AesKeySize;
 use crate::wipe::WipeOnDrop;
 
@@ -22,6 +24,8 @@ type Aes192Gcm = AesGcm<aes_gcm::aes::Aes192, U12>;
 #[allow(clippy::large_enum_variant)] // one per SA, built once; inline keeps it in cache
 enum GcmKey {
     Ring(WipeOnDrop<LessSafeKey>),
+    // The key schedule lives in AWS-LC's heap and is overwritten when freed (`gcm_backend`).
+    AwsLc(aws_lc_rs::aead::LessSafeKey),
     // Boxed once at SA creation (the key schedule and GHASH state are large); zeroized on
     // drop by aes-gcm's `zeroize` feature.
     Aes192(Box<Aes192Gcm>),
@@ -39,7 +43,7 @@ pub(crate) struct AuthFailed;
 
 impl GcmCipher {
     /// `material` is the AES key followed by the 4-byte salt.
-    pub(crate) fn new(size: AesKeySize, material: &[u8]) -> Option<Self> {
+    pub(crate) fn new(backend: GcmBackend, size: AesKeySize, material: &[u8]) -> Option<Self> {
         let key_len = size.key_len();
         if material.len() != key_len.checked_add(SALT_LEN)? {
             return None;
@@ -47,14 +51,25 @@ impl GcmCipher {
         let (key_bytes, salt_bytes) = material.split_at(key_len);
         let mut salt = Zeroizing::new([0u8; SALT_LEN]);
         salt.copy_from_slice(salt_bytes);
-        let key = match size {
-            AesKeySize::Aes128 => GcmKey::Ring(WipeOnDrop::new(LessSafeKey::new(
-                UnboundKey::new(&AES_128_GCM, key_bytes).ok()?,
-            ))),
-            AesKeySize::Aes256 => GcmKey::Ring(WipeOnDrop::new(LessSafeKey::new(
-                UnboundKey::new(&AES_256_GCM, key_bytes).ok()?,
-            ))),
-            AesKeySize::Aes192 => {
+        let key = match (backend, size) {
+            (GcmBackend::AwsLc, size) => {
+                use aws_lc_rs::aead::{UnboundKey, AES_128_GCM, AES_192_GCM, AES_256_GCM};
+                let alg = match size {
+                    AesKeySize::Aes128 => &AES_128_GCM,
+                    AesKeySize::Aes192 => &AES_192_GCM,
+                    AesKeySize::Aes256 => &AES_256_GCM,
+                };
+                GcmKey::AwsLc(aws_lc_rs::aead::LessSafeKey::new(
+                    UnboundKey::new(alg, key_bytes).ok()?,
+                ))
+            }
+            (GcmBackend::Ring, AesKeySize::Aes128) => GcmKey::Ring(WipeOnDrop::new(
+                LessSafeKey::new(UnboundKey::new(&AES_128_GCM, key_bytes).ok()?),
+            )),
+            (GcmBackend::Ring, AesKeySize::Aes256) => GcmKey::Ring(WipeOnDrop::new(
+                LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key_bytes).ok()?),
+            )),
+            (GcmBackend::Ring, AesKeySize::Aes192) => {
                 GcmKey::Aes192(Box::new(Aes192Gcm::new_from_slice(key_bytes).ok()?))
             }
         };
@@ -79,6 +94,19 @@ impl GcmCipher {
         let nonce = self.nonce(iv);
         match &self.key {
             GcmKey::Ring(key) => {
+                let tag = key
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(aad),
+                        data,
+                    )
+                    .map_err(|_| AuthFailed)?;
+                let mut out = [0u8; GCM_ICV_LEN];
+                out.copy_from_slice(tag.as_ref());
+                Ok(out)
+            }
+            GcmKey::AwsLc(key) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
                 let tag = key
                     .seal_in_place_separate_tag(
                         Nonce::assume_unique_for_key(nonce),
@@ -121,6 +149,17 @@ impl GcmCipher {
                 )
                 .map(|_| ())
                 .map_err(|_| AuthFailed),
+            GcmKey::AwsLc(key) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                key.open_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    icv,
+                    data,
+                )
+                .map(|_| ())
+                .map_err(|_| AuthFailed)
+            }
             GcmKey::Aes192(key) => key
                 .decrypt_inout_detached(&nonce.into(), aad, data.into(), &(*icv).into())
                 .map_err(|_| AuthFailed),

@@ -143,11 +143,12 @@ impl InboundSa {
     /// GCM salt, then integrity key).
     pub fn new(config: &SaConfig, key_material: &[u8]) -> Result<Self, SaError> {
         config.validate(key_material)?;
-        let cipher =
-            SaCipher::new(config.suite, key_material).ok_or(SaError::KeyMaterialLength {
+        let cipher = SaCipher::new(config.suite, config.gcm_backend, key_material).ok_or(
+            SaError::KeyMaterialLength {
                 expected: config.suite.key_material_len(),
                 got: key_material.len(),
-            })?;
+            },
+        )?;
         Ok(Self {
             spi: config.spi,
             esn: config.esn,

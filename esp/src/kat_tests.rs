@@ -2,6 +2,7 @@
 //! transforms (so vectors with arbitrary IVs can be reproduced byte for byte).
 
 use crate::aes_cbc_hmac::CbcHmacCipher;
+use crate::gcm_backend::GcmBackend;
 use crate::sa_cipher::{CryptoError, SaCipher};
 use crate::suite::{AesKeySize, Integrity, Suite};
 use crate::{DecapError, InboundSa, SaConfig};
@@ -132,27 +133,38 @@ fn gcm_packet(c: &GcmCase) -> GcmPacket {
 
 #[test]
 fn gcm_esp_vectors_seal_byte_exact() {
-    for c in GCM_CASES {
+    for (c, b) in GCM_CASES
+        .iter()
+        .flat_map(|c| GcmBackend::ALL.map(|b| (c, b)))
+    {
         let p = gcm_packet(c);
-        let cipher = SaCipher::new(p.suite, &p.keymat).unwrap();
+        let cipher = SaCipher::new(p.suite, b, &p.keymat).unwrap();
         // Build the cleartext packet per RFC 4303 figure 1: header, IV, payload+trailer, ICV.
         let mut pkt = p.wire[..8].to_vec();
         pkt.extend_from_slice(&[0; 8]);
         pkt.extend_from_slice(&p.plaintext);
         pkt.extend_from_slice(&[0; 16]);
         cipher.seal_with_iv(&mut pkt, p.seq, p.esn, &p.iv).unwrap();
-        assert_eq!(pkt, p.wire, "{}", c.name);
+        assert_eq!(pkt, p.wire, "{} ({b})", c.name);
     }
 }
 
 #[test]
 fn gcm_esp_vectors_open_and_reject_tampering() {
-    for c in GCM_CASES {
+    for (c, b) in GCM_CASES
+        .iter()
+        .flat_map(|c| GcmBackend::ALL.map(|b| (c, b)))
+    {
         let p = gcm_packet(c);
-        let cipher = SaCipher::new(p.suite, &p.keymat).unwrap();
+        let cipher = SaCipher::new(p.suite, b, &p.keymat).unwrap();
         let mut pkt = p.wire.clone();
         cipher.open(&mut pkt, p.seq, p.esn).unwrap();
-        assert_eq!(&pkt[16..pkt.len() - 16], &p.plaintext[..], "{}", c.name);
+        assert_eq!(
+            &pkt[16..pkt.len() - 16],
+            &p.plaintext[..],
+            "{} ({b})",
+            c.name
+        );
 
         for flip in [0usize, 5, 9, 20, p.wire.len() - 1] {
             let mut bad = p.wire.clone();
@@ -160,7 +172,7 @@ fn gcm_esp_vectors_open_and_reject_tampering() {
             assert_eq!(
                 cipher.open(&mut bad, p.seq, p.esn),
                 Err(CryptoError::BadIcv),
-                "{} byte {flip}",
+                "{} ({b}) byte {flip}",
                 c.name
             );
         }
@@ -178,9 +190,16 @@ fn gcm_esp_vectors_open_and_reject_tampering() {
 /// replay.
 #[test]
 fn gcm_vector_packets_through_inbound_sa() {
-    for c in &GCM_CASES[1..4] {
+    for (c, b) in GCM_CASES[1..4]
+        .iter()
+        .flat_map(|c| GcmBackend::ALL.map(|b| (c, b)))
+    {
         let p = gcm_packet(c);
-        let sa = InboundSa::new(&SaConfig::new(p.spi, p.suite), &p.keymat).unwrap();
+        let cfg = SaConfig {
+            gcm_backend: b,
+            ..SaConfig::new(p.spi, p.suite)
+        };
+        let sa = InboundSa::new(&cfg, &p.keymat).unwrap();
         let mut pkt = p.wire.clone();
         assert_eq!(
             sa.decapsulate(&mut pkt),

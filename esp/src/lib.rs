@@ -38,7 +38,8 @@
 //! # Key material
 //! Raw key bytes are never stored: they are expanded into cipher objects at SA creation.
 //! RustCrypto objects (AES-CBC, AES-192-GCM) zeroize themselves on drop; ring's AES-GCM and
-//! HMAC keys are wiped by a drop guard (module `wipe`, the crate's only `unsafe`). `Debug` of SA types prints no key.
+//! HMAC keys are wiped by a drop guard (module `wipe`, the crate's only `unsafe`); aws-lc-rs
+//! keys (the other AES-GCM backend, [`GcmBackend`]) are overwritten by AWS-LC when freed. `Debug` of SA types prints no key.
 
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -56,6 +57,7 @@
 mod aes_cbc_hmac;
 mod aes_gcm_esp;
 pub mod error;
+pub mod gcm_backend;
 mod inbound;
 pub mod lifetime;
 mod outbound;
@@ -73,6 +75,7 @@ mod wipe;
 mod kat_tests;
 
 pub use error::{DecapError, EncapError, SaError};
+pub use gcm_backend::{GcmBackend, GcmProbe};
 pub use inbound::{Decapsulated, InboundSa, InboundStats, InnerProto, Payload};
 pub use lifetime::{Lifetime, LimitKind};
 pub use outbound::{Encapsulated, OutboundSa, OutboundStats};

@@ -67,11 +67,12 @@ impl OutboundSa {
         first: u64,
     ) -> Result<Self, SaError> {
         config.validate(key_material)?;
-        let cipher =
-            SaCipher::new(config.suite, key_material).ok_or(SaError::KeyMaterialLength {
+        let cipher = SaCipher::new(config.suite, config.gcm_backend, key_material).ok_or(
+            SaError::KeyMaterialLength {
                 expected: config.suite.key_material_len(),
                 got: key_material.len(),
-            })?;
+            },
+        )?;
         Ok(Self {
             spi: config.spi,
             esn: config.esn,

@@ -11,6 +11,7 @@
 
 use crate::aes_cbc_hmac::{CbcHmacCipher, BLOCK};
 use crate::aes_gcm_esp::{GcmCipher, GCM_ICV_LEN};
+use crate::gcm_backend::GcmBackend;
 use crate::suite::{Suite, ESP_HEADER_LEN};
 
 /// Why a packet could not be sealed or opened.
@@ -45,13 +46,13 @@ struct Parts<'a> {
 impl SaCipher {
     /// Keys from KEYMAT in RFC 7296 section 2.17 order: encryption key (incl. GCM salt),
     /// then integrity key. `None` if the length is wrong.
-    pub(crate) fn new(suite: Suite, key_material: &[u8]) -> Option<Self> {
+    pub(crate) fn new(suite: Suite, gcm_backend: GcmBackend, key_material: &[u8]) -> Option<Self> {
         if key_material.len() != suite.key_material_len() {
             return None;
         }
         let (enc, integ) = key_material.split_at_checked(suite.enc_key_len())?;
         let transform = match suite {
-            Suite::AesGcm16(size) => Transform::Gcm(GcmCipher::new(size, enc)?),
+            Suite::AesGcm16(size) => Transform::Gcm(GcmCipher::new(gcm_backend, size, enc)?),
             Suite::AesCbc(size, i) => Transform::Cbc(CbcHmacCipher::new(size, i, enc, integ)?),
         };
         Some(Self { suite, transform })

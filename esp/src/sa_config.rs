@@ -1,5 +1,6 @@
 //! Parameters of one ESP SA, as negotiated by IKEv2 (RFC 7296 sections 2.17 and 3.3).
 
+use crate::gcm_backend::GcmBackend;
 use crate::lifetime::Lifetime;
 use crate::replay_window::{DEFAULT_REPLAY_WINDOW, MAX_REPLAY_WINDOW, MIN_REPLAY_WINDOW};
 use crate::suite::Suite;
@@ -18,10 +19,12 @@ pub struct SaConfig {
     pub replay_window: u32,
     /// Byte/packet lifetimes.
     pub lifetime: Lifetime,
+    /// The AES-GCM implementation (ignored by the CBC suites).
+    pub gcm_backend: GcmBackend,
 }
 
 impl SaConfig {
-    /// 32-bit sequence numbers, a 1024-packet window, no byte/packet lifetime.
+    /// 32-bit sequence numbers, a 1024-packet window, no byte/packet lifetime, ring's AES-GCM.
     pub fn new(spi: u32, suite: Suite) -> Self {
         Self {
             spi,
@@ -29,6 +32,7 @@ impl SaConfig {
             esn: false,
             replay_window: DEFAULT_REPLAY_WINDOW,
             lifetime: Lifetime::UNLIMITED,
+            gcm_backend: GcmBackend::Ring,
         }
     }
 

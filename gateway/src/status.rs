@@ -56,6 +56,9 @@ pub fn render_text(s: &StatusSnapshot) -> String {
             w.fifo_workers, w.dropped_to_normal, w.small_batch_drops
         ),
     };
+    if !d.aes_gcm.is_empty() {
+        let _ = writeln!(out, "AES-GCM: {}", d.aes_gcm);
+    }
     if s.tunnels.is_empty() {
         out.push_str("no connections configured\n");
     }

@@ -16,6 +16,9 @@ pub fn sample() -> StatusSnapshot {
                 dropped_to_normal: 1,
                 small_batch_drops: 4,
             },
+            aes_gcm: "aws-lc-rs (measured here: ring 612 ns, aws-lc-rs 487 ns per 1400-byte \
+                      seal + open)"
+                .into(),
             ..Default::default()
         },
         tunnels: vec![
@@ -88,6 +91,7 @@ pub fn sample() -> StatusSnapshot {
 const GOLDEN: &str = "\
 ipsecgw 0.1.0, up 2h03m, fast path: tun offload + udp gso/gro
 workers: SCHED_FIFO 10 while loaded (3 now); drops to SCHED_OTHER: 1 after a busy window, 4 for small batches
+AES-GCM: aws-lc-rs (measured here: ring 612 ns, aws-lc-rs 487 ns per 1400-byte seal + open)
 azure: ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r
   local  '198.51.100.10' @ 172.31.5.10:4500 [NAT]
   remote '203.0.113.20' @ 203.0.113.20:4500
@@ -157,9 +161,21 @@ fn worker_scheduling_says_when_it_is_off_or_refused() {
     let text = render_text(&s);
     assert!(!text.contains("workers:"), "{text}");
     assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("AES-GCM: aws-lc-rs"),
+        "{text}"
+    );
+    // A daemon of an older version, which does not report its AES-GCM implementation.
+    s.daemon.aes_gcm.clear();
+    let text = render_text(&s);
+    assert!(
         text.lines().nth(1).unwrap().starts_with("azure: "),
         "{text}"
     );
+    let json: serde_json::Value = serde_json::from_str(&render_json(&s)).unwrap();
+    assert!(json["daemon"].get("aes_gcm").is_none(), "{json}");
 }
 
 #[test]

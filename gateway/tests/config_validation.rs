@@ -459,6 +459,39 @@ fn tun_queues_default_to_a_latency_queue_plus_half_the_vcpus_and_are_bounded() {
 }
 
 #[test]
+fn aead_backend_is_measured_by_default_or_named() {
+    let cfg = ok(&minimal("", ""));
+    assert_eq!(cfg.daemon.aead_backend, None);
+    let shown = cfg.redacted_toml();
+    assert!(shown.contains("aead_backend = \"auto\""), "{shown}");
+    for (name, want) in [
+        ("auto", None),
+        ("ring", Some(esp::GcmBackend::Ring)),
+        ("aws-lc-rs", Some(esp::GcmBackend::AwsLc)),
+    ] {
+        let cfg = ok(&format!(
+            "[daemon]\naead_backend = \"{name}\"\n{}",
+            minimal("", "")
+        ));
+        assert_eq!(cfg.daemon.aead_backend, want, "{name}");
+        assert!(
+            cfg.redacted_toml()
+                .contains(&format!("aead_backend = \"{name}\"")),
+            "{name}"
+        );
+    }
+    let errs = errors(&format!(
+        "[daemon]\naead_backend = \"openssl\"\n{}",
+        minimal("", "")
+    ));
+    has(
+        &errs,
+        "daemon.aead_backend",
+        &["`openssl`", "\"auto\"", "\"ring\"", "\"aws-lc-rs\""],
+    );
+}
+
+#[test]
 fn realtime_priority_is_10_by_default_and_bounded() {
     let cfg = ok(&minimal("", ""));
     assert_eq!(cfg.daemon.realtime_priority, 10);
@@ -472,11 +505,15 @@ fn realtime_priority_is_10_by_default_and_bounded() {
     ));
     assert_eq!(on.daemon.realtime_priority, 10);
     assert!(on.daemon.realtime_priority_set);
+    // Writing out the default is no change a reload must report as waiting for a restart.
+    assert!(!cfg.daemon.runs_differently(&on.daemon));
+    assert!(!on.daemon.runs_differently(&cfg.daemon));
     let off = ok(&format!(
         "[daemon]\nrealtime_priority = 0\n{}",
         minimal("", "")
     ));
     assert_eq!(off.daemon.realtime_priority, 0);
+    assert!(cfg.daemon.runs_differently(&off.daemon));
     let shown = off.redacted_toml();
     assert!(shown.contains("realtime_priority = 0"), "{shown}");
     let cfg = ok(&format!(

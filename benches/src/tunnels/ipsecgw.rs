@@ -157,7 +157,8 @@ fn responder_toml(lab: &AzureLab, socket: &Path) -> String {
 /// defaults for this machine): `tun_queues = N` from `BENCH_TUN_QUEUES`,
 /// `realtime_priority = N` from `BENCH_REALTIME_PRIORITY` (0: workers at `SCHED_OTHER`), and the durations
 /// `reply_spin`, `aqm_target` and `aqm_interval` from `BENCH_REPLY_SPIN`, `BENCH_AQM_TARGET`
-/// and `BENCH_AQM_INTERVAL` (e.g. `BENCH_AQM_TARGET=1ms`).
+/// and `BENCH_AQM_INTERVAL` (e.g. `BENCH_AQM_TARGET=1ms`), and `aead_backend` from
+/// `BENCH_AEAD_BACKEND` (`ring`, `aws-lc-rs`; unset: measured at start).
 fn daemon_extra() -> String {
     let mut extra = String::new();
     for (var, key) in [
@@ -174,6 +175,7 @@ fn daemon_extra() -> String {
         ("BENCH_REPLY_SPIN", "reply_spin"),
         ("BENCH_AQM_TARGET", "aqm_target"),
         ("BENCH_AQM_INTERVAL", "aqm_interval"),
+        ("BENCH_AEAD_BACKEND", "aead_backend"),
     ] {
         if let Ok(d) = std::env::var(var) {
             if !d.is_empty() {

@@ -71,6 +71,10 @@ pub struct DaemonConfig {
     /// Whether the file sets `realtime_priority`: the kernel refusing a priority the
     /// operator asked for is a warning, refusing the default an info line.
     pub realtime_priority_set: bool,
+    /// The AES-GCM implementation of the ESP SAs (`aead_backend`): `None` = `"auto"`, the
+    /// faster of ring and aws-lc-rs as measured on this CPU at start. See
+    /// `platform::aead_backend`.
+    pub aead_backend: Option<esp::GcmBackend>,
 }
 
 /// The default `reply_spin`: a round trip through both gateways on one machine takes
@@ -90,6 +94,15 @@ impl DaemonConfig {
     /// 1.8-2.5 / 6.8-7.3 ms with one queue, at the same throughput.
     pub fn default_tun_queues(vcpus: usize) -> usize {
         1 + (vcpus / 2).clamp(1, 8)
+    }
+
+    /// Whether the daemon would run differently with `new`: what a reload must report as
+    /// waiting for a restart. Writing out a default (`realtime_priority = 10`) changes
+    /// nothing but the level of a refusal's log line, so it does not count.
+    pub fn runs_differently(&self, new: &DaemonConfig) -> bool {
+        let mut old = self.clone();
+        old.realtime_priority_set = new.realtime_priority_set;
+        old != *new
     }
 
     /// The number of TUN queues to open on this machine.

@@ -26,6 +26,7 @@ pub(crate) struct RawDaemon {
     pub tun_queues: Option<i64>,
     pub reply_spin: Option<RawDuration>,
     pub realtime_priority: Option<i64>,
+    pub aead_backend: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -330,7 +331,8 @@ mod tests {
                 "aqm_interval",
                 "tun_queues",
                 "reply_spin",
-                "realtime_priority"
+                "realtime_priority",
+                "aead_backend"
             ]
         );
     }

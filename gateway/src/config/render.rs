@@ -60,6 +60,10 @@ impl Config {
             "realtime_priority".into(),
             Value::Integer(i64::from(self.daemon.realtime_priority)),
         );
+        daemon.insert(
+            "aead_backend".into(),
+            s(self.daemon.aead_backend.map_or("auto", |b| b.name())),
+        );
         root.insert("daemon".into(), Value::Table(daemon));
         let mut conns = Table::new();
         for c in &self.connections {

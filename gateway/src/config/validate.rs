@@ -186,6 +186,22 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
             realtime::DEFAULT_PRIORITY
         }
     };
+    let aead_backend = match raw.aead_backend.as_deref() {
+        None | Some("auto") => None,
+        Some(name) => match name.parse::<esp::GcmBackend>() {
+            Ok(b) => Some(b),
+            Err(_) => {
+                c.err(
+                    "aead_backend",
+                    format!(
+                        "`{name}` is not an AES-GCM backend: use \"auto\" (the default: the \
+                         faster on this CPU, measured at start), \"ring\" or \"aws-lc-rs\""
+                    ),
+                );
+                None
+            }
+        },
+    };
     DaemonConfig {
         control_socket,
         metrics_listen,
@@ -195,6 +211,7 @@ fn daemon(table: toml::Table, errs: &mut ConfigErrors) -> DaemonConfig {
         reply_spin: reply_spin.min(MAX_REPLY_SPIN),
         realtime_priority,
         realtime_priority_set: raw.realtime_priority.is_some(),
+        aead_backend,
     }
 }
 

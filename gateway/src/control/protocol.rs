@@ -53,6 +53,10 @@ pub struct DaemonInfo {
     /// How the fast-path workers are scheduled (`[daemon] realtime_priority`).
     #[serde(default)]
     pub workers: WorkerScheduling,
+    /// The AES-GCM implementation of the ESP SAs and why (`[daemon] aead_backend`), e.g.
+    /// "aws-lc-rs (measured here: ring 612 ns, aws-lc-rs 487 ns per 1400-byte seal + open)".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub aes_gcm: String,
 }
 
 /// The fast-path workers' scheduling (see `platform::realtime`).

@@ -14,6 +14,7 @@ use crate::control::protocol::{Request, Response};
 use crate::io::routes::RouteHandle;
 use crate::io::Waker;
 use crate::io::{Tun, UdpBatchSocket};
+use crate::platform::aead_backend::AeadChoice;
 use crate::platform::realtime::WorkerSched;
 use ikev2::proposal::IkeSuite;
 use ikev2::{DeleteReason, Endpoint, Event, FailureReason, PeerId};
@@ -102,7 +103,7 @@ pub struct Tunnel {
 
 impl Tunnel {
     /// ESP settings of child `name` (the first child's when unknown).
-    pub fn esp_settings(&self, name: &str) -> EspSettings {
+    pub fn esp_settings(&self, name: &str, gcm_backend: esp::GcmBackend) -> EspSettings {
         let child = self
             .conn
             .children
@@ -113,6 +114,7 @@ impl Tunnel {
             replay_window: child.map_or(esp::DEFAULT_REPLAY_WINDOW, |c| c.replay_window),
             life_bytes: child.and_then(|c| c.lifetime.life_bytes),
             life_packets: child.and_then(|c| c.lifetime.life_packets),
+            gcm_backend,
         }
     }
 
@@ -146,6 +148,8 @@ pub struct ControlPlane {
     pub drops: Arc<GatewayDrops>,
     /// The fast-path workers' scheduling (`[daemon] realtime_priority`).
     pub sched: Arc<WorkerSched>,
+    /// The AES-GCM implementation of the ESP SAs (`[daemon] aead_backend`).
+    pub aead: AeadChoice,
     pub routes: RouteHandle,
     pub waker: Arc<Waker>,
     pub ike_tx: mpsc::Sender<IkeDatagram>,
@@ -437,10 +441,11 @@ impl ControlPlane {
             }
             Event::ChildSaEstablished(child) => {
                 let inbound = self.inbound.clone();
+                let gcm = self.aead.backend;
                 let Some(t) = self.tunnel_of(child.peer) else {
                     return;
                 };
-                let esp_cfg = t.esp_settings(&child.child);
+                let esp_cfg = t.esp_settings(&child.child, gcm);
                 let routes_back = !t.routes_wanted;
                 t.routes_wanted = true;
                 match t.sas.established(&t.path, &inbound, &child, &esp_cfg, now) {
@@ -467,10 +472,11 @@ impl ControlPlane {
                 outbound_now,
             } => {
                 let inbound = self.inbound.clone();
+                let gcm = self.aead.backend;
                 let Some(t) = self.tunnel_of(peer) else {
                     return;
                 };
-                let esp_cfg = t.esp_settings(&child);
+                let esp_cfg = t.esp_settings(&child, gcm);
                 match t
                     .sas
                     .rekeyed(&t.path, &inbound, &new, outbound_now, &esp_cfg, now)

@@ -273,7 +273,7 @@ impl ControlPlane {
         for w in &new.warnings {
             tracing::warn!("{w}");
         }
-        if self.config.daemon != new.daemon {
+        if self.config.daemon.runs_differently(&new.daemon) {
             tracing::warn!("[daemon] settings changed: they take effect at the next restart");
         }
         let workers: Vec<JoinHandle<()>> = plan

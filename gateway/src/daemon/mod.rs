@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::control::protocol::{Request, Response};
 use crate::io::routes::RouteHandle;
 use crate::io::Waker;
+use crate::platform::aead_backend::AeadChoice;
 use crate::platform::realtime::WorkerSched;
 use crate::platform::sd_notify;
 use control_plane::{ControlMsg, ControlPlane, LocalSockets, Tunnel};
@@ -59,6 +60,9 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
     let control_socket = config.daemon.control_socket.clone();
     let metrics_listen = config.daemon.metrics_listen;
     let connections = config.connections.clone();
+    // Before the first SA: every AES-GCM SA is built with this one.
+    let aead = AeadChoice::new(config.daemon.aead_backend);
+    tracing::info!(aes_gcm = %aead, "ESP AES-GCM implementation");
     let mut cp = ControlPlane {
         endpoint: Endpoint::new(Box::new(OsRandom::new())),
         tunnels: Vec::new(),
@@ -71,6 +75,7 @@ async fn run_async(config: Config, config_path: PathBuf) -> Result<(), Box<dyn E
             config.daemon.realtime_priority,
             config.daemon.realtime_priority_set,
         )),
+        aead,
         routes: RouteHandle::connect()?,
         waker: Arc::new(Waker::new()?),
         ike_tx,

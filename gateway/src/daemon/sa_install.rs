@@ -68,6 +68,8 @@ pub struct EspSettings {
     pub replay_window: u32,
     pub life_bytes: Option<u64>,
     pub life_packets: Option<u64>,
+    /// The daemon's AES-GCM implementation (`platform::aead_backend`).
+    pub gcm_backend: esp::GcmBackend,
 }
 
 fn build(
@@ -88,6 +90,7 @@ fn build(
     let mut cfg = esp::SaConfig::new(c.inbound_spi, suite);
     cfg.esn = c.suite.esn;
     cfg.replay_window = esp_cfg.replay_window;
+    cfg.gcm_backend = esp_cfg.gcm_backend;
     cfg.lifetime = esp::Lifetime {
         soft_bytes: esp_cfg.life_bytes.map(|b| b / 10 * 9),
         hard_bytes: esp_cfg.life_bytes,

@@ -178,6 +178,7 @@ pub fn snapshot(cp: &ControlPlane, now: Instant) -> StatusSnapshot {
             }),
             reply_nudges: cp.sockets.iter().map(|s| s.reply.counts().0).sum(),
             replies_caught_awake: cp.sockets.iter().map(|s| s.reply.counts().1).sum(),
+            aes_gcm: cp.aead.to_string(),
             workers: {
                 let c = cp.sched.counts();
                 WorkerScheduling {
