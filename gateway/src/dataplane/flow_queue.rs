@@ -17,6 +17,8 @@
 
 use etherparse::{IpNumber, IpSlice};
 
+use super::inner_shape::{inner_shape, InnerShape};
+
 /// TCP ports of the identity services whose flows take the latency queue.
 const DIRECTORY_PORTS: [u16; 7] = [53, 88, 389, 464, 636, 3268, 3269];
 
@@ -26,6 +28,28 @@ pub fn queue_of(packet: &[u8], queues: usize) -> usize {
     if queues <= 1 {
         return 0;
     }
+    // The common shapes need no full parse: addresses and ports are where the fixed
+    // header puts them.
+    match inner_shape(packet) {
+        InnerShape::NotTcp => 0,
+        InnerShape::Tcp { l4, end } => {
+            let (src, dst) = if l4 == 20 {
+                (12..16, 16..20)
+            } else {
+                (8..24, 24..40)
+            };
+            let ports = packet.get(l4..end).and_then(|t| t.get(..4));
+            match (packet.get(src), packet.get(dst), ports) {
+                (Some(s), Some(d), Some(p)) => bulk_queue(s, d, p, queues),
+                _ => 0,
+            }
+        }
+        InnerShape::Other => queue_of_parsed(packet, queues),
+    }
+}
+
+/// [`queue_of`] for packets of the less common shapes (IPv4 options, IPv6 extension headers).
+fn queue_of_parsed(packet: &[u8], queues: usize) -> usize {
     let Ok(ip) = IpSlice::from_slice(packet) else {
         return 0;
     };
@@ -37,22 +61,39 @@ pub fn queue_of(packet: &[u8], queues: usize) -> usize {
     let Some(ports) = payload.payload.get(..4) else {
         return 0;
     };
-    let sport = u16::from_be_bytes([ports[0], ports[1]]);
-    let dport = u16::from_be_bytes([ports[2], ports[3]]);
+    match &ip {
+        IpSlice::Ipv4(v4) => bulk_queue(
+            &v4.header().source(),
+            &v4.header().destination(),
+            ports,
+            queues,
+        ),
+        IpSlice::Ipv6(v6) => bulk_queue(
+            &v6.header().source(),
+            &v6.header().destination(),
+            ports,
+            queues,
+        ),
+    }
+}
+
+/// The queue of a TCP flow (`ports`: source and destination port as on the wire).
+fn bulk_queue(src: &[u8], dst: &[u8], ports: &[u8], queues: usize) -> usize {
+    let (Some(sport), Some(dport)) = (ports.get(..2), ports.get(2..4)) else {
+        return 0;
+    };
+    let sport = u16::from_be_bytes([sport[0], sport[1]]);
+    let dport = u16::from_be_bytes([dport[0], dport[1]]);
     if DIRECTORY_PORTS.contains(&sport) || DIRECTORY_PORTS.contains(&dport) {
         return 0;
     }
-    let mut h = Fnv::default();
-    match &ip {
-        IpSlice::Ipv4(v4) => {
-            h.write(&v4.header().source());
-            h.write(&v4.header().destination());
-        }
-        IpSlice::Ipv6(v6) => {
-            h.write(&v6.header().source());
-            h.write(&v6.header().destination());
-        }
+    // One bulk queue (the default on 2 vCPUs): no hash to compute.
+    if queues == 2 {
+        return 1;
     }
+    let mut h = Fnv::default();
+    h.write(src);
+    h.write(dst);
     h.write(ports);
     1 + h.reduce(queues - 1)
 }
@@ -98,6 +139,35 @@ mod tests {
         let mut v = Vec::new();
         b.write(&mut v, payload).expect("build");
         v
+    }
+
+    /// The full parse, as `queue_of` was before the shortcut.
+    fn reference(packet: &[u8], queues: usize) -> usize {
+        if queues <= 1 {
+            return 0;
+        }
+        queue_of_parsed(packet, queues)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_shortcut_picks_the_queue_the_full_parse_picks(
+            p in crate::dataplane::inner_shape::tests::near_common(),
+            queues in 1usize..6,
+            ports in proptest::prelude::any::<[u8; 4]>(),
+        ) {
+            let mut p = p;
+            // Real ports (sometimes a directory service's) where a TCP header would be.
+            let l4 = if p[0] >> 4 == 6 { 40 } else { 20 };
+            if let Some(at) = p.get_mut(l4..l4 + 4) {
+                at.copy_from_slice(&ports);
+                if ports[0] == 0 {
+                    at[2..4].copy_from_slice(&88u16.to_be_bytes());
+                }
+            }
+            proptest::prop_assert_eq!(queue_of(&p, queues), reference(&p, queues));
+        }
     }
 
     #[test]

@@ -27,6 +27,16 @@ const HOP_LIMIT: u8 = 64;
 /// DF, non-first fragments, ICMP errors, packets from unspecified, multicast or broadcast
 /// sources, and anything malformed.
 pub fn needs_ptb(packet: &[u8], mtu: u16) -> Option<u16> {
+    // What fits needs no parse: the IP length is within the slice (or the parse fails), and
+    // the smaller of the two reported minimums is the IPv4 one.
+    if packet.len() <= usize::from(mtu.max(IPV4_MIN_MTU)) {
+        return None;
+    }
+    needs_ptb_parsed(packet, mtu)
+}
+
+/// [`needs_ptb`] without the shortcut for packets that fit.
+fn needs_ptb_parsed(packet: &[u8], mtu: u16) -> Option<u16> {
     let ip = IpSlice::from_slice(packet).ok()?;
     let payload = ip.payload();
     match &ip {
@@ -206,4 +216,22 @@ fn build_v6(
     let c = checksum::finish(checksum::sum(checksum::sum(acc, icmp), body));
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
     Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The shortcut for packets that fit answers as the full check does.
+        #[test]
+        fn the_shortcut_agrees_with_the_full_check(
+            p in crate::dataplane::inner_shape::tests::near_common(),
+            mtu in prop::sample::select(vec![0u16, 40, 68, 100, 120, 1280, 1400]),
+        ) {
+            prop_assert_eq!(needs_ptb(&p, mtu), needs_ptb_parsed(&p, mtu));
+        }
+    }
 }

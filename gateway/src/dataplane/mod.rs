@@ -5,4 +5,5 @@ pub mod checksum;
 pub mod codel;
 pub mod flow_queue;
 pub mod icmp_ptb;
+pub mod inner_shape;
 pub mod mss_clamp;

@@ -4,6 +4,7 @@
 use etherparse::{IpNumber, IpSlice};
 
 use super::checksum;
+use super::inner_shape::{inner_shape, InnerShape};
 
 const TCP_OPT_END: u8 = 0;
 const TCP_OPT_NOP: u8 = 1;
@@ -31,6 +32,15 @@ pub fn clamp_mss(packet: &mut [u8], max_mss: u16) -> bool {
 
 /// Offset of the TCP header if `packet` is an unfragmented IPv4/IPv6 TCP packet.
 fn tcp_header_offset(packet: &[u8]) -> Option<usize> {
+    match inner_shape(packet) {
+        InnerShape::Tcp { l4, .. } => Some(l4),
+        InnerShape::NotTcp => None,
+        InnerShape::Other => tcp_header_offset_parsed(packet),
+    }
+}
+
+/// [`tcp_header_offset`] of the less common shapes (IPv4 options, IPv6 extension headers).
+fn tcp_header_offset_parsed(packet: &[u8]) -> Option<usize> {
     let ip = IpSlice::from_slice(packet).ok()?;
     let payload = ip.payload();
     if payload.ip_number != IpNumber::TCP || payload.fragmented {
@@ -118,6 +128,18 @@ fn rewrite_mss(tcp: &mut [u8], at: usize, odd: bool, max_mss: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The shortcut finds the TCP header where the full parse does.
+        #[test]
+        fn the_shortcut_finds_the_header_the_full_parse_finds(
+            p in crate::dataplane::inner_shape::tests::near_common(),
+        ) {
+            prop_assert_eq!(tcp_header_offset(&p), tcp_header_offset_parsed(&p));
+        }
+    }
 
     #[test]
     fn mss_for_mtu_values() {
