@@ -37,6 +37,13 @@ pub(crate) struct GcmCipher {
     salt: Zeroizing<[u8; SALT_LEN]>,
 }
 
+/// The 16-byte tag a backend returned, as the ICV.
+fn icv_of(tag: &[u8]) -> [u8; GCM_ICV_LEN] {
+    let mut out = [0u8; GCM_ICV_LEN];
+    out.copy_from_slice(tag);
+    out
+}
+
 /// The AEAD rejected the ICV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AuthFailed;
@@ -101,9 +108,7 @@ impl GcmCipher {
                         data,
                     )
                     .map_err(|_| AuthFailed)?;
-                let mut out = [0u8; GCM_ICV_LEN];
-                out.copy_from_slice(tag.as_ref());
-                Ok(out)
+                Ok(icv_of(tag.as_ref()))
             }
             GcmKey::AwsLc(key) => {
                 use aws_lc_rs::aead::{Aad, Nonce};
@@ -114,17 +119,13 @@ impl GcmCipher {
                         data,
                     )
                     .map_err(|_| AuthFailed)?;
-                let mut out = [0u8; GCM_ICV_LEN];
-                out.copy_from_slice(tag.as_ref());
-                Ok(out)
+                Ok(icv_of(tag.as_ref()))
             }
             GcmKey::Aes192(key) => {
                 let tag = key
                     .encrypt_inout_detached(&nonce.into(), aad, data.into())
                     .map_err(|_| AuthFailed)?;
-                let mut out = [0u8; GCM_ICV_LEN];
-                out.copy_from_slice(tag.as_slice());
-                Ok(out)
+                Ok(icv_of(tag.as_slice()))
             }
         }
     }

@@ -14,7 +14,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::aes_gcm_esp::{GcmCipher, GCM_ICV_LEN};
+use crate::aes_gcm_esp::GcmCipher;
 use crate::suite::AesKeySize;
 
 /// The AES-GCM implementation an SA uses (AES-128/192/256 alike).
@@ -84,7 +84,6 @@ impl GcmProbe {
         let Ok(icv) = self.cipher.seal(&iv, &aad, data) else {
             return false;
         };
-        let icv: [u8; GCM_ICV_LEN] = icv;
         self.cipher.open(&iv, &aad, data, &icv).is_ok() && data.first().copied() == first
     }
 }
