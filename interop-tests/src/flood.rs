@@ -74,16 +74,29 @@ pub fn parse_flood_summary(stdout: &str) -> Option<serde_json::Value> {
         .find_map(|l| serde_json::from_str(l.trim()).ok())
 }
 
+/// Fields of `/proc/PID/status` given in KiB, in the order named.
+fn status_kib<const N: usize>(pid: u32, names: [&str; N]) -> Option<[u64; N]> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mut out = [0u64; N];
+    for (v, name) in out.iter_mut().zip(names) {
+        *v = s
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|v| v.parse().ok())?;
+    }
+    Some(out)
+}
+
 /// VmRSS and VmHWM of a process in KiB.
 pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        s.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    status_kib(pid, ["VmRSS:", "VmHWM:"]).map(|[rss, hwm]| (rss, hwm))
+}
+
+/// RssAnon and RssFile of a process in KiB: heap and buffers versus mapped code (a growth of
+/// the first is the daemon's memory; the second only pages of its binary faulted in).
+pub fn rss_split_kib(pid: u32) -> Option<(u64, u64)> {
+    status_kib(pid, ["RssAnon:", "RssFile:"]).map(|[anon, file]| (anon, file))
 }
 
 /// Samples a process's RSS every `every` until stopped; returns the samples (KiB).

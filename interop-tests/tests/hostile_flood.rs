@@ -29,8 +29,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use interop_tests::flood::{
-    cpu_secs, link_packets, parse_flood_summary, percentile, rss_kib, udp_counters, Attacker,
-    MemSampler,
+    cpu_secs, link_packets, parse_flood_summary, percentile, rss_kib, rss_split_kib, udp_counters,
+    Attacker, MemSampler,
 };
 use interop_tests::gateway_config::GatewayOpts;
 use interop_tests::ipsecgw::Ipsecgw;
@@ -132,6 +132,7 @@ fn spoofed_ike_and_esp_flood_keeps_the_tunnel_up() {
     };
     let base = must(ping(&lab.vpc, VNET_HOST, &ping_opts(250)));
     let (rss_before, _) = rss_kib(pid).expect("ipsecgw RSS");
+    let split_before = rss_split_kib(pid);
     let log_before = file_len(gw.child.stderr_path());
     let cpu_before = cpu_secs(pid).unwrap_or(0.0);
     let rx_before = link_packets(&lab.gw, "out0").map_or(0, |c| c.0);
@@ -304,6 +305,7 @@ fn spoofed_ike_and_esp_flood_keeps_the_tunnel_up() {
         rss_after = rss_kib(pid).map_or(u64::MAX, |r| r.0);
         rss_after <= rss_before + RSS_AFTER_GROWTH_KIB
     });
+    let split_after = rss_split_kib(pid);
 
     eprintln!("==== hostile flood report ({secs} s nominal ping window, {window:.1} s real) ====");
     eprintln!(
@@ -322,6 +324,14 @@ fn spoofed_ike_and_esp_flood_keeps_the_tunnel_up() {
          of the baseline {:.1?} after recovery)",
         if rss_back.is_some() { "back" } else { "NOT back" },
         t_rss.elapsed()
+    );
+    let split = |s: Option<(u64, u64)>| {
+        s.map_or("?".into(), |(a, f)| format!("anon {a} KiB + file {f} KiB"))
+    };
+    eprintln!(
+        "ipsecgw RSS split: before {}, after {}",
+        split(split_before),
+        split(split_after)
     );
     eprintln!(
         "ipsecgw log: {log_during} bytes during the ping window ({:.0} B/s), {log_flood} bytes over \

@@ -478,8 +478,13 @@ fn inbound_loop(ctx: &InboundCtx, rt: &mut Realtime<'_>) {
         if backlog.is_empty() {
             flush_tuns(ctx, &mut out, &mut pickup);
             if last_trim.elapsed() >= BACKLOG_TRIM_EVERY {
-                // Memory a burst (or a flood) needed goes back once it is over.
+                // Memory a burst (or a flood) needed goes back once it is over: the slots
+                // beyond those a steady load uses, then the pages the kept ones were written.
                 backlog.trim(BACKLOG_KEEP_SLOTS);
+                // And both lanes hold an output batch for every tunnel queue, made here
+                // rather than by the first packet that needs one (mid-burst).
+                provision(ctx, &mut out);
+                provision(ctx, &mut urgent_out);
                 last_trim = Instant::now();
             }
             if !would_block {
@@ -664,6 +669,21 @@ fn decapsulate_small(
         }
     }
     any
+}
+
+/// Gives `lane` an output batch for every queue of every tunnel it lacks one for. A batch is
+/// about a megabyte of tun-rs GRO tables plus buffers whose pages come as packets use them:
+/// made while the worker is idle, the memory is there before a burst or a flood (when the
+/// lane that lets small packets overtake a backlog is first used) and stays flat through it.
+fn provision(ctx: &InboundCtx, lane: &mut Vec<(OutKey, TunOut)>) {
+    let tunnels = ctx.tunnels.load();
+    for (&id, (_, tuns)) in tunnels.iter() {
+        for q in 0..tuns.len() {
+            if !lane.iter().any(|(k, _)| *k == (id, q)) {
+                lane.push(((id, q), TunOut::new()));
+            }
+        }
+    }
 }
 
 fn flush_tuns(ctx: &InboundCtx, out: &mut Vec<(OutKey, TunOut)>, pickup: &mut Pickup) {
@@ -1078,7 +1098,8 @@ fn deliver(
     let slot = match out.iter().position(|(k, _)| *k == key) {
         Some(i) => i,
         None => {
-            // Once per tunnel queue for the worker's lifetime (buffers are kept).
+            // Once per tunnel queue and lane for the worker's lifetime (buffers are kept),
+            // if the packet comes before `provision` made it.
             out.push((key, TunOut::new()));
             out.len() - 1
         }

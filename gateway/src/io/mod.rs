@@ -10,6 +10,7 @@ pub mod multipath;
 pub mod nat_t;
 pub mod netns;
 pub mod packet_batch;
+pub mod page_buf;
 pub mod poll;
 pub mod queue_turn;
 pub mod recv_backlog;

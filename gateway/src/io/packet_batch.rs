@@ -5,6 +5,7 @@
 //! its headers in place and the bytes after it (tailroom) take padding and the ICV. Filling,
 //! reading and sending a batch never allocates.
 
+use super::page_buf::PageBuf;
 use tun_rs::{ExpandBuffer, GROTable};
 
 /// Headroom that covers outer IPv6 (40) + UDP (8) + ESP header (8) + IV (16) with room to spare,
@@ -18,7 +19,8 @@ pub const MAX_IP_PACKET: usize = 65535;
 
 /// One packet buffer: a fixed allocation with the packet at `offset..offset + len`.
 pub struct PacketBuf {
-    data: Box<[u8]>,
+    /// In pages of its own: what a packet never reached costs no memory (see [`PageBuf`]).
+    data: PageBuf,
     offset: usize,
     len: usize,
     /// Length of the prefix exposed through `AsRef`/`AsMut`/`ExpandBuffer` to tun-rs.
@@ -26,9 +28,11 @@ pub struct PacketBuf {
 }
 
 impl PacketBuf {
-    fn new(size: usize) -> Self {
+    /// A buffer of `size` bytes; `color` is its index in its batch (see
+    /// [`PageBuf::colored`]).
+    fn new(size: usize, color: usize) -> Self {
         Self {
-            data: vec![0u8; size].into_boxed_slice(),
+            data: PageBuf::colored(size, color),
             offset: 0,
             len: 0,
             view: 0,
@@ -181,7 +185,7 @@ impl PacketBatch {
     pub fn new(capacity: usize, headroom: usize, tailroom: usize, buf_size: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            bufs: (0..capacity).map(|_| PacketBuf::new(buf_size)).collect(),
+            bufs: (0..capacity).map(|i| PacketBuf::new(buf_size, i)).collect(),
             len: 0,
             headroom,
             tailroom,
@@ -362,7 +366,7 @@ mod tests {
 
     #[test]
     fn expand_buffer_clamps() {
-        let mut p = PacketBuf::new(8);
+        let mut p = PacketBuf::new(8, 0);
         p.set_packet(0, 4);
         p.buf_extend_from_slice(&[1; 10]);
         assert_eq!(p.as_ref().len(), 8);

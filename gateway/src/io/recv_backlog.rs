@@ -8,7 +8,9 @@
 //! `daemon::fast_path`) and the bulk ones in arrival order.
 //!
 //! Slots (receive batches) are allocated on first use and kept while they are needed; after
-//! a burst (or a flood) [`RecvBacklog::trim`] gives back those the last period did not use.
+//! a burst (or a flood) [`RecvBacklog::trim`] gives back those the last period did not use,
+//! and once a period passes without a backlog it also gives back the pages the kept slots
+//! were written to (a flood of 64 KiB GRO trains would otherwise leave them resident).
 
 use super::udp::UdpRecvBatch;
 use std::collections::VecDeque;
@@ -26,6 +28,8 @@ pub struct Slot {
     /// Last datagrams decrypted ahead of their turn but to be written in order, as
     /// (message, plaintext start, end, SPI).
     early: Vec<(usize, usize, usize, u32)>,
+    /// Received into since its pages were last given back.
+    touched: bool,
 }
 
 impl Slot {
@@ -75,6 +79,15 @@ impl Slot {
     }
 }
 
+/// What one [`RecvBacklog::trim`] gave back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trimmed {
+    /// Slots freed (their mappings unmapped).
+    pub freed: usize,
+    /// Kept slots whose written pages went back to the kernel.
+    pub released: usize,
+}
+
 /// Received batches in arrival order, plus free ones to receive into.
 pub struct RecvBacklog {
     slots: Vec<Slot>,
@@ -119,20 +132,32 @@ impl RecvBacklog {
 
     /// With nothing queued, frees the slots beyond `keep` or beyond what was queued at once
     /// since the last trim, whichever is more (call it about once a second: a steady load
-    /// keeps its slots, a burst's go afterwards). Returns the number freed.
-    pub fn trim(&mut self, keep: usize) -> usize {
+    /// keeps its slots, a burst's go afterwards). If no more than one slot was queued at once
+    /// in that period (no backlog formed), the kept slots received into since their last
+    /// release also give their pages back: the next receives fault in only what they write.
+    pub fn trim(&mut self, keep: usize) -> Trimmed {
         if !self.queue.is_empty() {
-            return 0;
+            return Trimmed::default();
         }
+        let quiet = self.high_water <= 1;
         let target = keep.max(self.high_water).max(1);
         self.high_water = 0;
-        if self.slots.len() <= target {
-            return 0;
+        let mut t = Trimmed::default();
+        if self.slots.len() > target {
+            t.freed = self.slots.len() - target;
+            self.slots.truncate(target);
+            self.free.retain(|&i| i < target);
         }
-        let freed = self.slots.len() - target;
-        self.slots.truncate(target);
-        self.free.retain(|&i| i < target);
-        freed
+        if quiet {
+            for s in self.slots.iter_mut().filter(|s| s.touched) {
+                s.touched = false;
+                s.reset();
+                if s.rb.release() {
+                    t.released += 1;
+                }
+            }
+        }
+        t
     }
 
     /// Datagrams waiting.
@@ -161,6 +186,7 @@ impl RecvBacklog {
             done: 0,
             tails: 0,
             early: Vec::with_capacity(self.messages_per_slot),
+            touched: false,
         });
         self.free.push(self.slots.len() - 1);
         Some(self.slots.len() - 1)
@@ -196,6 +222,7 @@ impl RecvBacklog {
         let Some(s) = self.slots.get_mut(i) else {
             return;
         };
+        s.touched = true;
         s.next = 0;
         let waiting: usize = (0..s.rb.messages()).map(|k| s.waiting_in(k)).sum();
         if waiting == 0 {
@@ -376,15 +403,28 @@ mod tests {
             queued.push(i);
         }
         assert_eq!(b.allocated(), 6);
-        assert_eq!(b.trim(2), 0, "nothing goes while datagrams are queued");
+        assert_eq!(
+            b.trim(2),
+            Trimmed::default(),
+            "nothing goes while datagrams are queued"
+        );
         while b.pop_front().is_some() {}
         assert!(b.is_empty());
-        // The period that just ended queued 6 slots at once: they are kept.
-        assert_eq!(b.trim(2), 0);
+        // The period that just ended queued 6 slots at once: they are kept, pages and all.
+        assert_eq!(b.trim(2), Trimmed::default());
         assert_eq!(b.allocated(), 6);
-        // A quiet period: down to `keep`, and the free list only names live slots.
-        assert_eq!(b.trim(2), 4);
+        // A quiet period: down to `keep`, the free list only names live slots, and the two
+        // kept (written to by the burst) give their pages back.
+        assert_eq!(
+            b.trim(2),
+            Trimmed {
+                freed: 4,
+                released: 2
+            }
+        );
         assert_eq!(b.allocated(), 2);
+        // Nothing received since: nothing more to give back.
+        assert_eq!(b.trim(2), Trimmed::default());
         for _ in 0..2 {
             let i = receive(&mut b, &rx, &[100]);
             assert!(i < 2);

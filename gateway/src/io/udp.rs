@@ -16,6 +16,7 @@ use std::time::Duration;
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState, BATCH_SIZE};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::page_buf::PageBuf;
 use super::poll::{self, Readiness, Waker};
 
 /// Send buffer size asked for (forced past `net.core.wmem_max` when running as root).
@@ -159,7 +160,7 @@ impl UdpBatchSocket {
         let n_msgs = (batch.buf.len() / batch.size)
             .min(batch.meta.len())
             .min(BATCH_SIZE);
-        let mut it = batch.buf.as_mut().chunks_mut(batch.size);
+        let mut it = batch.buf.chunks_mut(batch.size);
         let mut slices: [IoSliceMut<'_>; BATCH_SIZE] =
             std::array::from_fn(|_| IoSliceMut::new(it.next().unwrap_or(&mut [][..])));
         let (slices, meta) = (&mut slices[..n_msgs], &mut batch.meta[..n_msgs]);
@@ -231,37 +232,6 @@ fn set_int_opt(s: &Socket, opt: libc::c_int, value: usize) -> io::Result<()> {
     }
 }
 
-/// Receive memory: an anonymous mapping, or the heap if mapping failed.
-enum RecvBuf {
-    Mapped(memmap2::MmapMut),
-    Heap(Box<[u8]>),
-}
-
-impl RecvBuf {
-    fn new(len: usize) -> Self {
-        match memmap2::MmapMut::map_anon(len.max(1)) {
-            Ok(m) => RecvBuf::Mapped(m),
-            Err(_) => RecvBuf::Heap(vec![0u8; len].into_boxed_slice()),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            RecvBuf::Mapped(m) => m.len(),
-            RecvBuf::Heap(b) => b.len(),
-        }
-    }
-}
-
-impl AsMut<[u8]> for RecvBuf {
-    fn as_mut(&mut self) -> &mut [u8] {
-        match self {
-            RecvBuf::Mapped(m) => &mut m[..],
-            RecvBuf::Heap(b) => &mut b[..],
-        }
-    }
-}
-
 /// One received datagram (a GRO train is split into its datagrams).
 #[derive(Debug)]
 pub struct RecvDatagram<'a> {
@@ -277,9 +247,10 @@ pub struct RecvDatagram<'a> {
 /// Receive buffers for [`UdpBatchSocket::recv_batch`], owned by one thread.
 pub struct UdpRecvBatch {
     /// Every message's buffer back to back (`size` bytes each), in one anonymous mapping:
-    /// pages the kernel never wrote to cost no memory, and dropping the batch returns them
-    /// all (a heap allocation would depend on malloc's trim heuristics).
-    buf: RecvBuf,
+    /// pages the kernel never wrote to cost no memory, dropping the batch returns them all (a
+    /// heap allocation would depend on malloc's trim heuristics), and [`Self::release`] gives
+    /// back those written while keeping the batch.
+    buf: PageBuf,
     size: usize,
     meta: Vec<RecvMeta>,
     messages: usize,
@@ -293,12 +264,20 @@ impl UdpRecvBatch {
         let messages = messages.clamp(1, BATCH_SIZE);
         let size = buf_size.max(1);
         Self {
-            buf: RecvBuf::new(messages * size),
+            buf: PageBuf::new(messages * size),
             size,
             meta: vec![RecvMeta::default(); messages],
             messages: 0,
             datagrams: 0,
         }
+    }
+
+    /// Forgets what was received and gives the written pages back to the kernel (see
+    /// [`PageBuf::release`]); the batch stays ready for the next receive.
+    pub fn release(&mut self) -> bool {
+        self.messages = 0;
+        self.datagrams = 0;
+        self.buf.release()
     }
 
     /// Datagrams received by the last call.
@@ -313,7 +292,6 @@ impl UdpRecvBatch {
     /// Iterates the received datagrams; `data` is mutable so ESP can be decrypted in place.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = RecvDatagram<'_>> {
         self.buf
-            .as_mut()
             .chunks_mut(self.size)
             .zip(self.meta.iter())
             .take(self.messages)
@@ -341,7 +319,6 @@ impl UdpRecvBatch {
     pub fn message_mut(&mut self, i: usize) -> impl DoubleEndedIterator<Item = RecvDatagram<'_>> {
         let live = i < self.messages;
         self.buf
-            .as_mut()
             .chunks_mut(self.size)
             .nth(i)
             .zip(self.meta.get(i))
