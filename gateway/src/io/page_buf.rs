@@ -13,10 +13,12 @@
 
 use std::ops::{Deref, DerefMut};
 
-/// Cache lines a buffer's start is moved by per [`PageBuf::colored`] color.
-const COLOR_STEP_LINES: usize = 5;
 const LINE: usize = 64;
 const PAGE: usize = 4096;
+/// Bytes a buffer's start is moved by per [`PageBuf::colored`] color: five cache lines, so
+/// 64 consecutive colors land on 64 distinct line offsets within a page (5 and 64 are
+/// coprime). Batches laid out in one mapping space their parts by this too.
+pub const COLOR_STEP: usize = 5 * LINE;
 
 /// A zeroed buffer of pages of its own (or from the heap if mapping failed).
 pub struct PageBuf {
@@ -44,8 +46,7 @@ impl PageBuf {
     /// a batch would evict each other. Giving each buffer of a batch its own color spreads
     /// them over 64 cache-line offsets, as malloc's chunk headers happened to.
     pub fn colored(len: usize, color: usize) -> Self {
-        let lines = PAGE / LINE;
-        Self::at(len, (color.wrapping_mul(COLOR_STEP_LINES) % lines) * LINE)
+        Self::at(len, color.wrapping_mul(COLOR_STEP) % PAGE)
     }
 
     fn at(len: usize, start: usize) -> Self {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState, BATCH_SIZE};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::page_buf::PageBuf;
+use super::page_buf::{PageBuf, COLOR_STEP};
 use super::poll::{self, Readiness, Waker};
 
 /// Send buffer size asked for (forced past `net.core.wmem_max` when running as root).
@@ -250,26 +250,21 @@ pub struct RecvDatagram<'a> {
 
 /// Receive buffers for [`UdpBatchSocket::recv_batch`], owned by one thread.
 pub struct UdpRecvBatch {
-    /// Every message's buffer back to back (`size` bytes each), in one anonymous mapping:
+    /// Every message's buffer (`size` bytes each, `stride` apart), in one anonymous mapping:
     /// pages the kernel never wrote to cost no memory, dropping the batch returns them all (a
     /// heap allocation would depend on malloc's trim heuristics), and [`Self::release`] gives
     /// back those written while keeping the batch.
     buf: PageBuf,
     size: usize,
-    /// Distance between two messages' buffers: `size` plus [`RECV_COLOR`], so that the
-    /// messages of a batch do not all start at the same offset within a page.
+    /// Distance between two messages' buffers: `size` plus [`COLOR_STEP`], so that the
+    /// messages of a batch do not all start at the same offset within a page (with 64 KiB
+    /// buffers back to back every message would start at offset 0 of a page, and the headers
+    /// of a batch of small datagrams would all fall into the same few L1 cache sets).
     stride: usize,
     meta: Vec<RecvMeta>,
     messages: usize,
     datagrams: usize,
 }
-
-/// Bytes between the end of one message's buffer and the start of the next. With 64 KiB
-/// buffers back to back every message would start at offset 0 of a page, and the headers of
-/// a batch of small datagrams would all fall into the same few L1 cache sets (indexed by the
-/// address modulo 4 KiB); five cache lines more per message spreads 64 messages over 64
-/// distinct line offsets (see also `PageBuf::colored`).
-const RECV_COLOR: usize = 5 * 64;
 
 impl UdpRecvBatch {
     /// Buffers for up to `messages` (capped at quinn-udp's batch of 32) messages of
@@ -277,7 +272,7 @@ impl UdpRecvBatch {
     pub fn new(messages: usize, buf_size: usize) -> Self {
         let messages = messages.clamp(1, BATCH_SIZE);
         let size = buf_size.max(1);
-        let stride = size + RECV_COLOR;
+        let stride = size + COLOR_STEP;
         Self {
             buf: PageBuf::new(messages * stride),
             size,
@@ -453,7 +448,7 @@ mod tests {
     use super::*;
 
     /// The messages of one receive lie at distinct offsets within a page (see
-    /// [`RECV_COLOR`]), and each still holds what was sent to it.
+    /// [`COLOR_STEP`]), and each still holds what was sent to it.
     #[test]
     fn received_messages_start_at_distinct_page_offsets() {
         let rx = UdpBatchSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
