@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::aes_cbc_hmac::BLOCK;
 use crate::error::{DecapError, SaError};
-use crate::lifetime::{Lifetime, Usage};
+use crate::lifetime::{Lifetime, Tally, Usage};
 use crate::replay_window::{ReplayReject, ReplayWindow};
 use crate::sa_cipher::{CryptoError, SaCipher};
 use crate::sa_config::SaConfig;
@@ -212,7 +212,21 @@ impl InboundSa {
     /// replay pre-check, ICV (then decryption), replay window update, trailer.
     /// Never panics; on error the buffer content is unspecified.
     pub fn decapsulate(&self, packet: &mut [u8]) -> Result<Decapsulated, DecapError> {
-        let r = self.decapsulate_inner(packet);
+        let mut tally = Tally::default();
+        let r = self.decapsulate_tallied(packet, &mut tally);
+        self.commit(&mut tally);
+        r
+    }
+
+    /// [`InboundSa::decapsulate`] for a worker handling a batch: the packet is counted into
+    /// `tally` (lifetimes checked against it and the SA's counters), which the worker
+    /// [`InboundSa::commit`]s to this SA once per batch and before it sleeps.
+    pub fn decapsulate_tallied(
+        &self,
+        packet: &mut [u8],
+        tally: &mut Tally,
+    ) -> Result<Decapsulated, DecapError> {
+        let r = self.decapsulate_inner(packet, tally);
         match &r {
             Err(e) => self.drops.count(*e),
             Ok(Decapsulated {
@@ -226,8 +240,17 @@ impl InboundSa {
         r
     }
 
-    fn decapsulate_inner(&self, packet: &mut [u8]) -> Result<Decapsulated, DecapError> {
-        if let Some(kind) = self.usage.hard_expired(&self.lifetime) {
+    /// Adds what `tally` counted (for this SA) to its statistics and empties it.
+    pub fn commit(&self, tally: &mut Tally) {
+        self.usage.commit(tally);
+    }
+
+    fn decapsulate_inner(
+        &self,
+        packet: &mut [u8],
+        tally: &mut Tally,
+    ) -> Result<Decapsulated, DecapError> {
+        if let Some(kind) = self.usage.hard_expired(&self.lifetime, tally) {
             return Err(DecapError::Expired(kind));
         }
         let suite = self.cipher.suite();
@@ -290,7 +313,7 @@ impl InboundSa {
         };
         let soft = self
             .usage
-            .reserve(&self.lifetime, inner_len as u64)
+            .tally(&self.lifetime, tally, inner_len as u64)
             .map_err(DecapError::Expired)?;
         let rekey_signal = soft
             && !self.rekey_requested.load(Ordering::Relaxed)

@@ -22,7 +22,15 @@
 //!   never reuse one (the AES-GCM IV is the sequence number, so reuse would be fatal). The
 //!   counter never wraps: past the soft limit (15/16 of the space, or a soft lifetime) the
 //!   SA raises a one-shot `rekey_signal` and `rekey_requested()`; past the hard limit it
-//!   refuses with [`EncapError::SequenceExhausted`] / [`EncapError::Expired`].
+//!   refuses with [`EncapError::SequenceExhausted`] / [`EncapError::Expired`]. A worker
+//!   encapsulating a batch (the segments of one TUN read) takes its numbers as one block
+//!   ([`OutboundSa::batch`], one `fetch_add` for the batch); numbers it leaves unused are
+//!   never sent, a gap the receiver takes as loss.
+//! * Usage counters (packets and bytes, for lifetimes and statistics) are atomics written
+//!   once per batch: workers count into a [`Tally`] ([`OutboundSa::encapsulate_batched`],
+//!   [`InboundSa::decapsulate_tallied`]) checked against the limits together with what is
+//!   committed, and commit it to the SA after the batch. With several workers a hard limit
+//!   may be passed by what the others have not yet committed (at most a batch each).
 //! * Inbound: the anti-replay window ([`ReplayWindow`]) is a ring of `AtomicU64` words, each
 //!   holding a 16-bit bitmap and the 48-bit number of the block it describes (RFC 6479's
 //!   ring of blocks, with lazily and atomically replaced stale blocks instead of a clearing
@@ -77,8 +85,8 @@ mod kat_tests;
 pub use error::{DecapError, EncapError, SaError};
 pub use gcm_backend::{GcmBackend, GcmProbe};
 pub use inbound::{Decapsulated, InboundSa, InboundStats, InnerProto, Payload};
-pub use lifetime::{Lifetime, LimitKind};
-pub use outbound::{Encapsulated, OutboundSa, OutboundStats};
+pub use lifetime::{Lifetime, LimitKind, Tally};
+pub use outbound::{Encapsulated, OutboundBatch, OutboundSa, OutboundStats};
 pub use replay_window::{
     ReplayWindow, DEFAULT_REPLAY_WINDOW, MAX_REPLAY_WINDOW, MIN_REPLAY_WINDOW,
 };

@@ -6,10 +6,10 @@ use core::ops::Range;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::{EncapError, SaError};
-use crate::lifetime::{Lifetime, Usage};
+use crate::lifetime::{Lifetime, Tally, Usage};
 use crate::sa_cipher::SaCipher;
 use crate::sa_config::SaConfig;
-use crate::sequence::SeqCounter;
+use crate::sequence::{SeqBlock, SeqCounter};
 use crate::suite::{Suite, ESP_HEADER_LEN};
 use crate::trailer::{write_trailer, NextHeader};
 
@@ -36,6 +36,15 @@ pub struct OutboundStats {
     pub seq_exhausted: u64,
     /// Refused: hard lifetime reached.
     pub expired: u64,
+}
+
+/// Sequence numbers and usage of a batch of packets one worker encapsulates
+/// ([`OutboundSa::batch`]); committed to its SA with [`OutboundSa::commit`].
+#[derive(Debug)]
+#[must_use = "a batch's packets count only once committed to its SA"]
+pub struct OutboundBatch {
+    seq: SeqBlock,
+    tally: Tally,
 }
 
 /// The sending side of an ESP SA. `Send + Sync`: sequence numbers come from one atomic
@@ -131,6 +140,41 @@ impl OutboundSa {
         inner: Range<usize>,
         next_header: NextHeader,
     ) -> Result<Encapsulated, EncapError> {
+        let mut batch = OutboundBatch {
+            seq: SeqBlock::EMPTY,
+            tally: Tally::default(),
+        };
+        let r = self.encapsulate_batched(&mut batch, buf, inner, next_header);
+        self.commit(batch);
+        r
+    }
+
+    /// Takes `packets` sequence numbers at once for a batch of packets one worker is about
+    /// to encapsulate with [`OutboundSa::encapsulate_batched`] (one `fetch_add` instead of
+    /// one per packet). Numbers the batch does not use are never sent (a gap the receiver
+    /// takes as loss); packets beyond them take numbers one at a time.
+    pub fn batch(&self, packets: usize) -> OutboundBatch {
+        OutboundBatch {
+            seq: self.seq.allocate_block(packets as u64),
+            tally: Tally::default(),
+        }
+    }
+
+    /// Adds what `batch` counted to this SA's statistics.
+    pub fn commit(&self, mut batch: OutboundBatch) {
+        self.usage.commit(&mut batch.tally);
+    }
+
+    /// [`OutboundSa::encapsulate`] within a batch from [`OutboundSa::batch`]: the sequence
+    /// number comes from the batch's block, the packet is counted in its tally (lifetimes
+    /// checked against it and the SA's counters).
+    pub fn encapsulate_batched(
+        &self,
+        batch: &mut OutboundBatch,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        next_header: NextHeader,
+    ) -> Result<Encapsulated, EncapError> {
         let suite = self.cipher.suite();
         let Range { start, end } = inner;
         if start > end || end > buf.len() {
@@ -152,15 +196,19 @@ impl OutboundSa {
                 })?;
 
         let len64 = inner_len as u64;
-        let soft_life = self.usage.reserve(&self.lifetime, len64).map_err(|k| {
-            self.expired.fetch_add(1, Ordering::Relaxed);
-            EncapError::Expired(k)
-        })?;
-        let Some(alloc) = self.seq.allocate() else {
-            self.usage.unreserve(len64);
+        let mut tally = batch.tally;
+        let soft_life = self
+            .usage
+            .tally(&self.lifetime, &mut tally, len64)
+            .map_err(|k| {
+                self.expired.fetch_add(1, Ordering::Relaxed);
+                EncapError::Expired(k)
+            })?;
+        let Some(alloc) = batch.seq.take().or_else(|| self.seq.allocate()) else {
             self.seq_exhausted.fetch_add(1, Ordering::Relaxed);
             return Err(EncapError::SequenceExhausted);
         };
+        batch.tally = tally;
 
         let pkt = buf
             .get_mut(esp_start..esp_end)

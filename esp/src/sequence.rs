@@ -25,6 +25,39 @@ pub(crate) struct Allocated {
     pub(crate) soft: bool,
 }
 
+/// Most numbers one block takes (a TUN read splits into at most 128 packets).
+const MAX_BLOCK: u64 = 1024;
+
+/// Sequence numbers taken for one batch of packets, handed out in order without touching the
+/// shared counter ([`SeqCounter::allocate_block`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeqBlock {
+    next: u64,
+    end: u64,
+    soft: u64,
+}
+
+impl SeqBlock {
+    pub(crate) const EMPTY: SeqBlock = SeqBlock {
+        next: 0,
+        end: 0,
+        soft: u64::MAX,
+    };
+
+    /// The next number of the block, None when it is used up.
+    pub(crate) fn take(&mut self) -> Option<Allocated> {
+        if self.next >= self.end {
+            return None;
+        }
+        let seq = self.next;
+        self.next = seq.saturating_add(1);
+        Some(Allocated {
+            seq,
+            soft: seq >= self.soft,
+        })
+    }
+}
+
 impl SeqCounter {
     /// A counter whose next number is `next` (tests exercise the limits with it).
     pub(crate) fn starting_at(esn: bool, next: u64) -> Self {
@@ -50,6 +83,35 @@ impl SeqCounter {
             seq,
             soft: seq >= self.soft,
         })
+    }
+
+    /// Up to `n` consecutive numbers with one `fetch_add` (a batch of packets sent by one
+    /// worker), fewer if the hard limit comes first, an empty block once it is passed.
+    /// Numbers of the block left unused are never sent: a gap, which the receiver's replay
+    /// window takes as it takes loss (RFC 4303 3.4.3).
+    pub(crate) fn allocate_block(&self, n: u64) -> SeqBlock {
+        let n = n.min(MAX_BLOCK);
+        if n == 0 {
+            return SeqBlock::EMPTY;
+        }
+        let first = self.next.fetch_add(n, Ordering::Relaxed);
+        if first > self.hard || first == 0 {
+            self.next
+                .store(self.hard.saturating_add(1), Ordering::Relaxed);
+            return SeqBlock::EMPTY;
+        }
+        let past = self.hard.saturating_add(1);
+        let end = first.saturating_add(n);
+        if end > past {
+            // The block reaches past the limit: it stops there, and so does the counter.
+            self.next.store(past, Ordering::Relaxed);
+        }
+        let end = end.min(past);
+        SeqBlock {
+            next: first,
+            end,
+            soft: self.soft,
+        }
     }
 
     /// The number the next call would try.
@@ -110,6 +172,37 @@ mod tests {
         let c = SeqCounter::starting_at(true, MAX_SEQ_ESN);
         assert!(c.allocate().is_some());
         assert_eq!(c.allocate(), None);
+    }
+
+    #[test]
+    fn blocks_are_disjoint_in_order_and_stop_at_the_limit() {
+        let c = SeqCounter::starting_at(false, 1);
+        let mut a = c.allocate_block(3);
+        let one = c.allocate().unwrap();
+        let mut b = c.allocate_block(2);
+        assert_eq!(one.seq, 4);
+        let taken: Vec<u64> = std::iter::from_fn(|| a.take().map(|x| x.seq)).collect();
+        assert_eq!(taken, [1, 2, 3]);
+        assert_eq!(b.take().map(|x| x.seq), Some(5));
+        assert_eq!(c.allocate().map(|x| x.seq), Some(7));
+        assert_eq!(b.take().map(|x| x.seq), Some(6));
+        assert_eq!(b.take(), None);
+        assert_eq!(c.allocate_block(0), SeqBlock::EMPTY);
+        // A block that reaches past the last number is cut there, and nothing follows.
+        let c = SeqCounter::starting_at(false, MAX_SEQ_32 - 1);
+        let mut last = c.allocate_block(10);
+        assert_eq!(last.take().map(|x| x.seq), Some(MAX_SEQ_32 - 1));
+        let end = last.take().unwrap();
+        assert_eq!((end.seq, end.soft), (MAX_SEQ_32, true));
+        assert_eq!(last.take(), None);
+        assert_eq!(c.allocate(), None);
+        assert_eq!(c.allocate_block(1), SeqBlock::EMPTY);
+        // The soft limit is per number within a block.
+        let soft = MAX_SEQ_32 - (MAX_SEQ_32 >> 4);
+        let c = SeqCounter::starting_at(false, soft - 1);
+        let mut b = c.allocate_block(2);
+        assert!(!b.take().unwrap().soft);
+        assert!(b.take().unwrap().soft);
     }
 
     #[test]

@@ -349,3 +349,71 @@ fn concurrent_workers_share_one_sa_pair() {
     assert_eq!(inb.stats().packets, total);
     drop(out);
 }
+
+/// A worker's batch: one block of sequence numbers for its packets (in order, a gap where
+/// one is skipped, single numbers past the block), statistics once committed; the receiver
+/// counting a batch into a tally with the hard limit checked against it.
+#[test]
+fn batches_take_blocks_of_sequence_numbers_and_count_once_committed() {
+    let suite = Suite::AesGcm16(AesKeySize::Aes256);
+    let k = keymat(suite);
+    let cfg = SaConfig {
+        lifetime: Lifetime {
+            hard_packets: Some(6),
+            ..Lifetime::UNLIMITED
+        },
+        ..config(suite, false)
+    };
+    let out = OutboundSa::new(&cfg, &k).unwrap();
+    let inb = InboundSa::new(&cfg, &k).unwrap();
+    let mut batch = out.batch(3);
+    let (mut buf, range) = framed(&inner_packet(20, 4));
+    let other = out.encapsulate(&mut buf, range, NextHeader::Ipv4);
+    assert_eq!(other.map(|e| e.seq), Ok(4), "the block was taken first");
+    let mut sent = Vec::new();
+    for len in [100usize, 200, 300, 400] {
+        let (mut buf, range) = framed(&inner_packet(len, len as u8));
+        let e = out
+            .encapsulate_batched(&mut batch, &mut buf, range, NextHeader::Ipv4)
+            .unwrap();
+        sent.push((buf, e.esp, e.seq));
+    }
+    // Three from the block, the fourth one at a time.
+    assert_eq!(sent.iter().map(|s| s.2).collect::<Vec<_>>(), [1, 2, 3, 5]);
+    assert_eq!(out.stats().packets, 1, "not yet committed");
+    out.commit(batch);
+    assert_eq!((out.stats().packets, out.stats().bytes), (5, 1020));
+    // A batch whose numbers go unused leaves a gap: the next packet skips them.
+    out.commit(out.batch(10));
+    let (mut buf, range) = framed(&inner_packet(10, 0));
+    assert_eq!(
+        out.encapsulate(&mut buf, range, NextHeader::Ipv4)
+            .map(|e| e.seq),
+        Ok(16)
+    );
+    let mut tally = esp::Tally::default();
+    for (buf, esp, seq) in &mut sent {
+        let d = inb
+            .decapsulate_tallied(&mut buf[esp.clone()], &mut tally)
+            .unwrap();
+        assert_eq!(d.seq, *seq);
+    }
+    assert_eq!((tally.packets(), inb.stats().packets), (4, 0));
+    inb.commit(&mut tally);
+    assert_eq!((tally.packets(), inb.stats().packets), (0, 4));
+    // Two more fit the hard limit of 6 only with the tally counted: the third is refused.
+    let mut more = Vec::new();
+    for seq in 20..23 {
+        more.push(ring_gcm_packet(&k, SPI, seq, &[0x45, 0, 0, 4, 0, 4]));
+    }
+    let r: Vec<_> = more
+        .iter_mut()
+        .map(|p| inb.decapsulate_tallied(p, &mut tally).map(|d| d.seq))
+        .collect();
+    assert_eq!(
+        r,
+        [Ok(20), Ok(21), Err(DecapError::Expired(LimitKind::Packets))]
+    );
+    inb.commit(&mut tally);
+    assert_eq!((inb.stats().packets, inb.stats().expired), (6, 1));
+}

@@ -15,6 +15,62 @@ pub fn sum(mut acc: u64, data: &[u8]) -> u64 {
     acc
 }
 
+/// Copies `src` into `dst` (which must be as long) and returns the sum of `src` in the form
+/// [`sum`] gives, in one pass: each 64-byte block is loaded once, stored and added up while
+/// it is in registers (the segmentation of a TUN super-packet copies every payload byte and
+/// must checksum it too; done as a copy then a sum it read each byte twice).
+///
+/// The words are added in the machine's byte order, 32 bits at a time into 64-bit lanes,
+/// and the folded result is put into network order at the end: RFC 1071 section 2(B), the
+/// one's complement sum does not depend on byte order, and 2^16 = 1 modulo 2^16 - 1, so
+/// summing 32-bit words folds to the sum of their 16-bit halves. On x86-64 with AVX2 the
+/// same loop is compiled for 32-byte vectors (a quarter more throughput than SSE2 in
+/// `benches/gso_split.rs`).
+pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the one requirement of calling a `target_feature(enable = "avx2")`
+        // function is that the CPU has AVX2, which was just checked.
+        return unsafe { copy_and_sum_avx2(dst, src) };
+    }
+    copy_and_sum_lanes(dst, src)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn copy_and_sum_avx2(dst: &mut [u8], src: &[u8]) -> u64 {
+    copy_and_sum_lanes(dst, src)
+}
+
+#[inline(always)]
+fn copy_and_sum_lanes(dst: &mut [u8], src: &[u8]) -> u64 {
+    let dst = &mut dst[..src.len()];
+    let mut lanes = [0u64; 8];
+    let mut d = dst.chunks_exact_mut(64);
+    let mut s = src.chunks_exact(64);
+    for (db, sb) in (&mut d).zip(&mut s) {
+        db.copy_from_slice(sb);
+        for (i, w) in sb.chunks_exact(4).enumerate() {
+            lanes[i % 8] += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+        }
+    }
+    let (dr, sr) = (d.into_remainder(), s.remainder());
+    dr.copy_from_slice(sr);
+    let mut words = sr.chunks_exact(4);
+    for w in &mut words {
+        lanes[0] += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    // The last 1-3 bytes, zero-padded to a word (the padding adds nothing).
+    let mut last = [0u8; 4];
+    let rest = words.remainder();
+    last[..rest.len()].copy_from_slice(rest);
+    lanes[1] += u64::from(u32::from_ne_bytes(last));
+    // Each lane holds fewer than 2^32 words below 2^32 for any slice shorter than 16 GiB,
+    // so neither a lane nor (folded first) their total can overflow.
+    let total = lanes.iter().map(|&l| u64::from(fold(l))).sum();
+    u64::from(u16::from_be(fold(total)))
+}
+
 /// Folds an accumulated sum to 16 bits (not complemented).
 pub fn fold(mut acc: u64) -> u16 {
     while acc > 0xffff {
@@ -56,6 +112,36 @@ mod tests {
         // RFC 1071 section 3 example: sum of 0001 f203 f4f5 f6f7 folds to ddf2.
         let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(fold(sum(0, &d)), 0xddf2);
+    }
+
+    type CopySum = fn(&mut [u8], &[u8]) -> u64;
+
+    #[test]
+    fn copy_and_sum_copies_and_matches_the_bytewise_sum() {
+        // Every length around the block and word boundaries, and odd starting offsets.
+        let src: Vec<u8> = (0..300u32).map(|i| (i * 131 + 7) as u8).collect();
+        for start in [0usize, 1, 3] {
+            for len in (0..=200).chain([255, 256, 257]) {
+                let from = &src[start..start + len];
+                // The dispatching entry (AVX2 where the CPU has it) and the portable loop.
+                let entries: [CopySum; 2] = [copy_and_sum, copy_and_sum_lanes];
+                for f in entries {
+                    let mut dst = vec![0xeeu8; len + 5];
+                    let got = f(&mut dst, from);
+                    assert_eq!(&dst[..len], from, "copy, start {start} len {len}");
+                    assert!(dst[len..].iter().all(|&b| b == 0xee), "stays in bounds");
+                    assert_eq!(fold(got), fold(sum(0, from)), "start {start} len {len}");
+                }
+            }
+        }
+        // All-ones data: the end-around carries must not be lost.
+        let ones = vec![0xffu8; 70_000];
+        let mut dst = vec![0u8; 70_000];
+        assert_eq!(fold(copy_and_sum(&mut dst, &ones)), fold(sum(0, &ones)));
+        assert_eq!(
+            fold(copy_and_sum_lanes(&mut dst, &ones)),
+            fold(sum(0, &ones))
+        );
     }
 
     #[test]

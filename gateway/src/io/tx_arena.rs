@@ -8,7 +8,7 @@
 //! ```
 //!
 //! One TUN read goes into a scratch buffer (virtio-net header + up to 64 KiB); its segments
-//! are computed from the virtio header, and tun-rs's `gso_split` writes segment `i` to
+//! are computed from the virtio header, and `dataplane::gso_split` writes segment `i` to
 //! `arena[pos + i * stride + head..]` with `stride = suite.esp_len(segment)`. ESP
 //! encapsulation then happens in place ([`esp::OutboundSa::encapsulate`] on the arena), and
 //! [`TxArena::flush`] sends runs of adjacent equal-size ESP packets with one `sendmsg` each.
@@ -24,6 +24,7 @@ use tun_rs::{VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 use super::packet_batch::MAX_IP_PACKET;
 use super::tun::Tun;
 use super::udp::UdpBatchSocket;
+use crate::dataplane::gso_split::{self, SuperPacket};
 
 /// Most segments one TUN read may split into (tun-rs's ideal batch; a 64 KiB TCP super-packet
 /// at the smallest sensible MSS stays below it).
@@ -243,20 +244,23 @@ impl TxArena {
                 1
             }
             Some(hdr) => {
-                let mut chunks = region.chunks_mut(stride);
-                let mut slices: [&mut [u8]; MAX_SEGMENTS] =
-                    std::array::from_fn(|_| chunks.next().unwrap_or_default());
+                let tcp = hdr.gso_type & !GSO_ECN != GSO_UDP_L4;
+                // The transport checksum field is where TCP or UDP has it, or the read is
+                // not one the kernel makes.
+                if hdr.csum_offset != if tcp { 16 } else { 6 } {
+                    return 0;
+                }
+                let sp = SuperPacket {
+                    tcp,
+                    v6: shape.is_v6,
+                    l4_start: hdr.csum_start.into(),
+                    hdr_len: hdr.hdr_len.into(),
+                    gso_size: hdr.gso_size.into(),
+                };
                 let count = shape.count.min(MAX_SEGMENTS);
-                match tun_rs::gso_split(
-                    input,
-                    hdr,
-                    &mut slices[..count],
-                    &mut self.sizes[..count],
-                    head,
-                    shape.is_v6,
-                ) {
-                    Ok(n) => n.min(count),
-                    Err(_) => return 0,
+                match gso_split::split(input, &sp, region, stride, head, &mut self.sizes[..count]) {
+                    Some(n) => n.min(count),
+                    None => return 0,
                 }
             }
         };
