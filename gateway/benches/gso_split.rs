@@ -1,6 +1,6 @@
 //! Segmenting one 64 KiB TCP super-packet (a TUN read with TSO) into 1348-byte-MSS segments
-//! spaced for ESP: `dataplane::gso_split::split` (copy and checksum in one pass) beside
-//! tun-rs's `gso_split` (copy, then checksum the copy), on the same input and output layout
+//! spaced for ESP: `dataplane::gso_split::split` (machine-order sums, header sums once)
+//! beside tun-rs's `gso_split` (network-order sums of each whole segment), on the same input and output layout
 //! as the outbound worker's arena. Reproduce with:
 //!
 //! `cargo bench -p gateway --bench gso_split`

@@ -72,8 +72,13 @@ pub struct AddrRange {
 impl AddrRange {
     pub fn contains(&self, a: IpAddr) -> bool {
         match (self.start, self.end, a) {
-            (IpAddr::V4(s), IpAddr::V4(e), IpAddr::V4(x)) => s <= x && x <= e,
-            (IpAddr::V6(s), IpAddr::V6(e), IpAddr::V6(x)) => s <= x && x <= e,
+            // As integers: two compares, where the addresses' own order compares octet arrays.
+            (IpAddr::V4(s), IpAddr::V4(e), IpAddr::V4(x)) => {
+                (s.to_bits()..=e.to_bits()).contains(&x.to_bits())
+            }
+            (IpAddr::V6(s), IpAddr::V6(e), IpAddr::V6(x)) => {
+                (s.to_bits()..=e.to_bits()).contains(&x.to_bits())
+            }
             _ => false,
         }
     }
@@ -225,3 +230,37 @@ pub type TunQueues = Arc<[Arc<crate::io::Tun>]>;
 /// Every tunnel's shared state and TUN queues by id, for the inbound workers. Replaced as a
 /// whole (one pointer swap) when a reload adds or removes tunnels.
 pub type TunnelMap = ArcSwap<HashMap<usize, (Arc<TunnelPath>, TunQueues)>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_ranges_are_inclusive_and_per_family() {
+        let r4 = AddrRange {
+            start: "10.1.0.0".parse().unwrap(),
+            end: "10.1.255.255".parse().unwrap(),
+        };
+        for (a, want) in [
+            ("10.1.0.0", true),
+            ("10.1.200.7", true),
+            ("10.1.255.255", true),
+            ("10.0.255.255", false),
+            ("10.2.0.0", false),
+            // Octet order, not byte-reversed: 0.0.1.10 is far below the range.
+            ("0.0.1.10", false),
+            ("::ffff:10.1.0.1", false),
+        ] {
+            assert_eq!(r4.contains(a.parse().unwrap()), want, "{a}");
+        }
+        let r6 = AddrRange {
+            start: "fd00::".parse().unwrap(),
+            end: "fd00::ffff".parse().unwrap(),
+        };
+        assert!(r6.contains("fd00::1".parse().unwrap()));
+        assert!(r6.contains("fd00::ffff".parse().unwrap()));
+        assert!(!r6.contains("fd00::1:0".parse().unwrap()));
+        assert!(!r6.contains("fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap()));
+        assert!(!r6.contains("10.1.0.1".parse().unwrap()));
+    }
+}

@@ -11,9 +11,10 @@
 //!   FIN and PSH only on the last (as Linux); UDP (RFC 768): length;
 //! * the transport checksum over the pseudo-header, the headers and the segment's payload.
 //!
-//! The payload of each segment is copied and summed in one pass
-//! ([`checksum::copy_and_sum`]); tun-rs's `gso_split`, which this replaces on the outbound
-//! path, copies and then checksums the copy, 4-5% of both gateways' CPU under bulk TCP.
+//! Each segment's payload is copied and summed while it is in L1 ([`checksum::copy_and_sum`],
+//! machine-order words, no byte swaps), and the headers' sums are computed once per
+//! super-packet; tun-rs's `gso_split`, which this replaces on the outbound path, sums each
+//! segment in network order, headers included (4-5% of both gateways' CPU under bulk TCP).
 //! The tests check every byte against tun-rs's `gso_split` on generated super-packets.
 
 use super::checksum;
