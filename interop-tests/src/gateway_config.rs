@@ -2,11 +2,11 @@
 //! configs/). Kept as plain text generation so schema changes are one-line edits here.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::scenario::{GW_CHILD, GW_CONN, LAB_PSK};
-use crate::topology::{AzureLab, VNET_PREFIX, VPC_PREFIX};
+use crate::topology::{AzureLab, AZURE_PUBLIC, GW_PUBLIC, VNET_PREFIX, VPC_PREFIX};
 
 /// What [`ipsecgw_toml`] writes besides the lab's addresses.
 #[derive(Debug, Clone)]
@@ -145,4 +145,20 @@ pub fn ipsecgw_toml(lab: &AzureLab, opts: &GatewayOpts) -> String {
         t.push('\n');
     }
     t
+}
+
+/// ipsecgw in the lab's `azure` namespace in place of strongSwan: responder, the VNet behind
+/// it, the `gw` namespace's public (NAT) address as peer, ESP proposal `esp`, MTU 1400.
+pub fn azure_side_toml(socket: &Path, esp: &str) -> String {
+    format!(
+        "[daemon]\ncontrol_socket = {sock:?}\nlog_level = \"info\"\n\n\
+         [connections.{GW_CONN}]\nremote_addrs = [{GW_PUBLIC:?}]\n\
+         local_addrs = [{AZURE_PUBLIC:?}]\nlocal_id = {AZURE_PUBLIC:?}\n\
+         remote_id = {GW_PUBLIC:?}\npsk = {LAB_PSK:?}\n\
+         proposals = [\"aes256-sha1-modp1024\"]\nmode = \"responder\"\n\
+         start_action = \"none\"\nmtu = 1400\ntun_name = \"ipsecgw0\"\n\n\
+         [connections.{GW_CONN}.children.{GW_CHILD}]\nlocal_ts = [{VNET_PREFIX:?}]\n\
+         remote_ts = [{VPC_PREFIX:?}]\nesp_proposals = [{esp:?}]\n",
+        sock = socket.to_string_lossy(),
+    )
 }

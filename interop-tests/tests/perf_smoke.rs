@@ -22,11 +22,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use interop_tests::gateway_config::GatewayOpts;
+use interop_tests::gateway_config::{azure_side_toml, GatewayOpts};
 use interop_tests::ipsecgw::Ipsecgw;
 use interop_tests::netns::Netns;
 use interop_tests::proc::Child;
-use interop_tests::scenario::{GW_CHILD, GW_CONN, LAB_PSK};
+use interop_tests::scenario::GW_CONN;
 use interop_tests::topology::{
     AzureLab, LabOptions, AZURE_PUBLIC, GW_PRIVATE, VNET_HOST, VNET_PREFIX, VPC_PREFIX,
 };
@@ -298,21 +298,6 @@ fn measure(s: &Setup<'_>, label: &str) -> Result<String> {
     Ok(t)
 }
 
-/// The azure side's ipsecgw: responder, VNet behind it, the gateway's EIP as peer.
-fn azure_toml(socket: &Path, esp: &str) -> String {
-    format!(
-        "[daemon]\ncontrol_socket = {sock:?}\nlog_level = \"info\"\n\n\
-         [connections.{GW_CONN}]\nremote_addrs = [\"198.51.100.10\"]\n\
-         local_addrs = [{AZURE_PUBLIC:?}]\nlocal_id = {AZURE_PUBLIC:?}\n\
-         remote_id = \"198.51.100.10\"\npsk = {LAB_PSK:?}\n\
-         proposals = [\"aes256-sha1-modp1024\"]\nmode = \"responder\"\n\
-         start_action = \"none\"\nmtu = 1400\ntun_name = \"ipsecgw0\"\n\n\
-         [connections.{GW_CONN}.children.{GW_CHILD}]\nlocal_ts = [{VNET_PREFIX:?}]\n\
-         remote_ts = [{VPC_PREFIX:?}]\nesp_proposals = [{esp:?}]\n",
-        sock = socket.to_string_lossy(),
-    )
-}
-
 fn plain(lab: &AzureLab, perf_dir: Option<std::path::PathBuf>) -> String {
     // Route VPC <-> VNet straight through gw -> nat -> azure (no NAT for these prefixes).
     must(
@@ -344,7 +329,7 @@ fn tunnel(lab: &AzureLab, perf_dir: Option<std::path::PathBuf>) -> String {
     let mut az = must(Ipsecgw::start_with_config(
         &lab.azure,
         &adir,
-        &azure_toml(&asock, &esp),
+        &azure_side_toml(&asock, &esp),
         &asock,
     ));
     let gdir = must(lab.dir.subdir("gw"));
