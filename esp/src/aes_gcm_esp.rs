@@ -37,13 +37,6 @@ pub(crate) struct GcmCipher {
     salt: Zeroizing<[u8; SALT_LEN]>,
 }
 
-/// The 16-byte tag a backend returned, as the ICV.
-fn icv_of(tag: &[u8]) -> [u8; GCM_ICV_LEN] {
-    let mut out = [0u8; GCM_ICV_LEN];
-    out.copy_from_slice(tag);
-    out
-}
-
 /// The AEAD rejected the ICV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AuthFailed;
@@ -91,13 +84,22 @@ impl GcmCipher {
         n
     }
 
-    /// Encrypts `data` in place and returns the ICV.
+    /// Encrypts `data` in place and writes the ICV into `icv` (16 bytes).
+    ///
+    /// The tag goes straight to its place in the packet: returned by value and copied there
+    /// (as before), it was read back from the stack right after the AEAD's ~1.4 KB of
+    /// stores, a load the CPU cannot forward from the stores that wrote it, so it waited for
+    /// the whole packet's stores to drain (~0.7% of the sending worker's samples).
     pub(crate) fn seal(
         &self,
         iv: &[u8; 8],
         aad: &[u8],
         data: &mut [u8],
-    ) -> Result<[u8; GCM_ICV_LEN], AuthFailed> {
+        icv: &mut [u8],
+    ) -> Result<(), AuthFailed> {
+        if icv.len() != GCM_ICV_LEN {
+            return Err(AuthFailed);
+        }
         let nonce = self.nonce(iv);
         match &self.key {
             GcmKey::Ring(key) => {
@@ -108,24 +110,27 @@ impl GcmCipher {
                         data,
                     )
                     .map_err(|_| AuthFailed)?;
-                Ok(icv_of(tag.as_ref()))
+                icv.copy_from_slice(tag.as_ref());
+                Ok(())
             }
             GcmKey::AwsLc(key) => {
                 use aws_lc_rs::aead::{Aad, Nonce};
-                let tag = key
-                    .seal_in_place_separate_tag(
-                        Nonce::assume_unique_for_key(nonce),
-                        Aad::from(aad),
-                        data,
-                    )
-                    .map_err(|_| AuthFailed)?;
-                Ok(icv_of(tag.as_ref()))
+                // No extra plaintext: the tag alone goes to `icv`.
+                key.seal_in_place_scatter(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    data,
+                    &[],
+                    icv,
+                )
+                .map_err(|_| AuthFailed)
             }
             GcmKey::Aes192(key) => {
                 let tag = key
                     .encrypt_inout_detached(&nonce.into(), aad, data.into())
                     .map_err(|_| AuthFailed)?;
-                Ok(icv_of(tag.as_slice()))
+                icv.copy_from_slice(tag.as_slice());
+                Ok(())
             }
         }
     }

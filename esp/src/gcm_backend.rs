@@ -81,9 +81,10 @@ impl GcmProbe {
         let iv = iv.to_be_bytes();
         let aad = [0u8; 8];
         let first = data.first().copied();
-        let Ok(icv) = self.cipher.seal(&iv, &aad, data) else {
+        let mut icv = [0u8; crate::aes_gcm_esp::GCM_ICV_LEN];
+        if self.cipher.seal(&iv, &aad, data, &mut icv).is_err() {
             return false;
-        };
+        }
         self.cipher.open(&iv, &aad, data, &icv).is_ok() && data.first().copied() == first
     }
 }

@@ -106,14 +106,8 @@ impl SaCipher {
                 p.iv.copy_from_slice(iv_bytes.get(..8).ok_or(CryptoError::Layout)?);
                 let iv: &[u8; 8] = (&*p.iv).try_into().map_err(|_| CryptoError::Layout)?;
                 let aad = gcm_aad(p.header, seq_hi);
-                let tag = g
-                    .seal(iv, aad.as_slice(), p.body)
-                    .map_err(|_| CryptoError::Layout)?;
-                if p.icv.len() != GCM_ICV_LEN {
-                    return Err(CryptoError::Layout);
-                }
-                p.icv.copy_from_slice(&tag);
-                Ok(())
+                g.seal(iv, aad.as_slice(), p.body, p.icv)
+                    .map_err(|_| CryptoError::Layout)
             }
             Transform::Cbc(c) => {
                 let icv_len = c.icv_len();
