@@ -151,18 +151,32 @@ pub fn percentile(v: &[f64], p: f64) -> Option<f64> {
     s.get(i.min(s.len() - 1)).copied()
 }
 
-/// `nft`/`ip -s link` style counters are not needed; this reads the packets a namespace's
-/// interface sent and received (`/sys` is per-namespace only via `ip`).
-pub fn link_packets(ns: &Netns, dev: &str) -> Option<(u64, u64)> {
+/// A namespace's interface counters as `ip -s -j link` gives them (`/sys` is per-namespace
+/// only via `ip`).
+fn link_stats64(ns: &Netns, dev: &str) -> Option<serde_json::Value> {
     let out = Command::new("ip")
         .args(["-n", ns.name(), "-s", "-j", "link", "show", "dev", dev])
         .output()
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let st = v.pointer("/0/stats64")?;
+    v.pointer("/0/stats64").cloned()
+}
+
+/// Packets a namespace's interface received and sent.
+pub fn link_packets(ns: &Netns, dev: &str) -> Option<(u64, u64)> {
+    let st = link_stats64(ns, dev)?;
     Some((
         st.pointer("/rx/packets")?.as_u64()?,
         st.pointer("/tx/packets")?.as_u64()?,
+    ))
+}
+
+/// Packets and bytes a namespace's interface received (for a TUN: what the daemon wrote).
+pub fn link_rx(ns: &Netns, dev: &str) -> Option<(u64, u64)> {
+    let st = link_stats64(ns, dev)?;
+    Some((
+        st.pointer("/rx/packets")?.as_u64()?,
+        st.pointer("/rx/bytes")?.as_u64()?,
     ))
 }
 

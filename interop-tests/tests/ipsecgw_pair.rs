@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use interop_tests::flood::link_rx;
 use interop_tests::gateway_config::{azure_side_toml, GatewayOpts};
 use interop_tests::ipsecgw::{ipsecgw_bin, Ipsecgw};
 use interop_tests::netns::Netns;
@@ -32,13 +33,7 @@ fn must<T>(r: Result<T>) -> T {
 
 /// Packets and bytes the kernel took from the daemon's writes to `ipsecgw0` in `ns`.
 fn tun_writes(ns: &Netns) -> (u64, u64) {
-    let j = must(ns.ip(&["-s", "-j", "link", "show", "ipsecgw0"]));
-    let v: serde_json::Value = serde_json::from_str(&j).unwrap_or_default();
-    let rx = &v[0]["stats64"]["rx"];
-    (
-        rx["packets"].as_u64().unwrap_or(0),
-        rx["bytes"].as_u64().unwrap_or(0),
-    )
+    link_rx(ns, "ipsecgw0").expect("ipsecgw0 counters")
 }
 
 #[test]
