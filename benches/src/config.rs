@@ -40,9 +40,9 @@ pub struct BenchConfig {
     /// ipsecgw's TCP rows differ by 20-30% between BBR and CUBIC here, and strongSwan's
     /// loaded ping p99 by 3× (docs/fast-path.md, "BBR and CUBIC").
     pub tcp_cc: Option<String>,
-    /// `--hop-trace` / `--no-hop-trace`: one more loaded ping series per tunnel kind with
-    /// `tcpdump` in both gateway namespaces, timed hop by hop (`measure::hops`). On by
-    /// default in full runs, off with `--quick`.
+    /// `--hop-trace` / `--no-hop-trace`: one more idle and one more loaded ping series per
+    /// tunnel kind with `tcpdump` in both gateway namespaces, timed hop by hop
+    /// (`measure::hops`). On by default in full runs, off with `--quick`.
     pub hop_trace: bool,
 }
 

@@ -155,6 +155,8 @@ pub struct KindResult {
     pub secs: f64,
     /// Where the pings of a traced loaded series waited (`--hop-trace`), or why not.
     pub hops: Option<Result<HopTable, String>>,
+    /// The same for a traced series on the idle tunnel.
+    pub idle_hops: Option<Result<HopTable, String>>,
 }
 
 impl KindResult {
@@ -167,6 +169,7 @@ impl KindResult {
             runs: BTreeMap::new(),
             secs: 0.0,
             hops: None,
+            idle_hops: None,
         }
     }
 
@@ -316,9 +319,18 @@ impl Report {
         }
     }
 
-    /// The markdown report.
-    /// Per tunnel kind, where a loaded ping waited (`measure::hops`).
+    /// Per tunnel kind, where an idle and a loaded ping spent their time (`measure::hops`).
     fn hops_section(&self, out: &mut String) {
+        if self.results.iter().any(|r| r.idle_hops.is_some()) {
+            let _ = writeln!(
+                out,
+                "\n## Where an idle ping's time goes (per hop, µs)\n\n\
+                 A second idle ping series, traced as the loaded one below. With nothing else \
+                 running, each hop is the work of one tunnel thread plus, where that thread \
+                 slept, its wake-up.\n"
+            );
+            self.hop_tables(out, |r| r.idle_hops.as_ref());
+        }
         if self.results.iter().all(|r| r.hops.is_none()) {
             return;
         }
@@ -335,8 +347,16 @@ impl Report {
              the latency table's. The last column is each hop's share of the time the slowest \
              5% of the round trips took.\n"
         );
+        self.hop_tables(out, |r| r.hops.as_ref());
+    }
+
+    fn hop_tables(
+        &self,
+        out: &mut String,
+        table: impl Fn(&KindResult) -> Option<&Result<HopTable, String>>,
+    ) {
         for r in &self.results {
-            match &r.hops {
+            match table(r) {
                 None => {}
                 Some(Ok(t)) => {
                     let _ = writeln!(
@@ -359,6 +379,7 @@ impl Report {
         }
     }
 
+    /// The markdown report.
     pub fn markdown(&self) -> String {
         let mut out = String::from("# ipsecgw end-to-end benchmark\n\n");
         for (k, v) in &self.machine {
@@ -480,14 +501,15 @@ impl Report {
                     .iter()
                     .map(|(m, v)| (m.key().into(), json!(v)))
                     .collect();
-                let hops = match &r.hops {
+                let hops = |h: &Option<Result<HopTable, String>>| match h {
                     None => Value::Null,
                     Some(Ok(t)) => t.json(),
                     Some(Err(e)) => json!({ "error": e }),
                 };
                 json!({
                     "kind": r.kind.id(),
-                    "loaded_ping_hops": hops,
+                    "idle_ping_hops": hops(&r.idle_hops),
+                    "loaded_ping_hops": hops(&r.hops),
                     "vcpu_rtt_ns": placement,
                     "runs": runs,
                     "label": r.kind.label(),
@@ -570,6 +592,42 @@ mod tests {
             rep.json()["results"][0]["values"]["udp64_up_arrived_kpps"],
             187.9
         );
+    }
+
+    #[test]
+    fn idle_and_loaded_hop_tables_each_under_their_heading() {
+        let hop = |us: u64| -> crate::measure::hops::HopTimes { [Some(us * 1000); 9] };
+        let mut r = result(Kind::Ipsecgw, 1000.0);
+        r.idle_hops = Some(Ok(HopTable::from_times(&[hop(20), hop(30)])));
+        r.hops = Some(Err("tcpdump | died".into()));
+        let rep = Report {
+            results: vec![r, result(Kind::Strongswan, 400.0)],
+            ..Report::default()
+        };
+        let md = rep.markdown();
+        let idle = md.find("## Where an idle ping's time goes").expect(&md);
+        let loaded = md.find("## Where a ping waits under load").expect(&md);
+        assert!(idle < loaded, "{md}");
+        let (idle_part, loaded_part) = md.split_at(loaded);
+        assert!(
+            idle_part[idle..].contains("### ipsecgw ↔ ipsecgw (2 round trips traced)"),
+            "{md}"
+        );
+        assert!(
+            loaded_part.contains("### ipsecgw ↔ ipsecgw\n\nnot traced: tcpdump died"),
+            "{md}"
+        );
+        assert!(
+            !md.contains("### strongSwan"),
+            "untraced kinds get no table: {md}"
+        );
+        let json = rep.json();
+        assert_eq!(json["results"][0]["idle_ping_hops"]["traced"], 2);
+        assert_eq!(
+            json["results"][0]["loaded_ping_hops"]["error"],
+            "tcpdump | died"
+        );
+        assert!(json["results"][1]["idle_ping_hops"].is_null());
     }
 
     #[test]

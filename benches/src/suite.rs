@@ -135,6 +135,11 @@ fn measure(
     let idle = ping::latency(vpc, VNET_HOST, cfg.ping_count);
     record(res, Metric::PingIdleP50, &idle, |l| l.p50_ms, "ms");
     record(res, Metric::PingIdleP99, &idle, |l| l.p99_ms, "ms");
+    if cfg.hop_trace && res.kind != Kind::Plain {
+        let traced = traced_pings(lab, cfg, &dir, false);
+        log_hops(res.kind, "idle", &traced);
+        res.idle_hops = Some(traced.map_err(|e| e.to_string()));
+    }
 
     // TCP, each row the median of `tcp_runs` runs, with CPU accounting over all of them.
     let pids = tunnel.pids();
@@ -200,17 +205,8 @@ fn measure(
     record(res, Metric::PingLoadP50, &loaded, |l| l.p50_ms, "ms");
     record(res, Metric::PingLoadP99, &loaded, |l| l.p99_ms, "ms");
     if cfg.hop_trace && res.kind != Kind::Plain {
-        let traced = traced_loaded_pings(lab, cfg, &dir);
-        match &traced {
-            Ok(t) => log(
-                res.kind,
-                &format!(
-                    "  loaded ping hops: {} round trips traced, p99 {:.0} µs",
-                    t.traced, t.total_us[2]
-                ),
-            ),
-            Err(e) => log(res.kind, &format!("  loaded ping hops: ERROR {e}")),
-        }
+        let traced = traced_pings(lab, cfg, &dir, true);
+        log_hops(res.kind, "loaded", &traced);
         res.hops = Some(traced.map_err(|e| e.to_string()));
     }
 
@@ -280,17 +276,34 @@ fn loaded_pings(lab: &AzureLab, cfg: &BenchConfig, dir: &Path) -> Result<ping::L
     pinged
 }
 
-/// A second loaded ping series, with `tcpdump` in both gateway namespaces
+/// A second ping series, idle or `loaded`, with `tcpdump` in both gateway namespaces
 /// (`measure::hops`).
-fn traced_loaded_pings(lab: &AzureLab, cfg: &BenchConfig, dir: &Path) -> Result<HopTable> {
+fn traced_pings(lab: &AzureLab, cfg: &BenchConfig, dir: &Path, loaded: bool) -> Result<HopTable> {
     let capture = HopCapture::start(&lab.gw, &lab.azure, dir)?;
-    let pinged = loaded_pings(lab, cfg, dir);
+    let pinged = if loaded {
+        loaded_pings(lab, cfg, dir)
+    } else {
+        ping::latency(&lab.vpc, VNET_HOST, cfg.ping_count)
+    };
     let table = capture.finish()?;
     pinged?;
     if table.traced == 0 {
         bail!("no round trip could be followed through both gateways");
     }
     Ok(table)
+}
+
+fn log_hops(kind: Kind, series: &str, traced: &Result<HopTable>) {
+    match traced {
+        Ok(t) => log(
+            kind,
+            &format!(
+                "  {series} ping hops: {} round trips traced, p50 {:.0} µs, p99 {:.0} µs",
+                t.traced, t.total_us[0], t.total_us[2]
+            ),
+        ),
+        Err(e) => log(kind, &format!("  {series} ping hops: ERROR {e}")),
+    }
 }
 
 /// The run with the median rate (the lower middle one of an even count), with its
