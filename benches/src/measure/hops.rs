@@ -1,5 +1,6 @@
-//! Where a ping waits under load, hop by hop: `tcpdump` in the AWS-side (`gw`) and the
-//! Azure-side (`azure`) gateway namespaces during a loaded ping series, each echo request and
+//! Where a ping's time goes, hop by hop: `tcpdump` in the AWS-side (`gw`) and the
+//! Azure-side (`azure`) gateway namespaces during a ping series (idle, or under a TCP
+//! stream, `suite::traced_pings`), each echo request and
 //! reply followed through the gateways' inside interface, TUN device and outside interface
 //! by its ICMP identifier and sequence number, and the tunnel datagram that carried it by
 //! its time and length (`hop_times`; the payload is encrypted).
